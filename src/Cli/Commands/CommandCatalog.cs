@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace TempMe.Pipeline.Cli.Commands;
+
+/// <summary>Every subcommand of <c>tempme</c>, one file per command in this folder.</summary>
+internal static class CommandCatalog
+{
+    /// <summary>Creates the subcommands in the order help lists them.</summary>
+    public static IEnumerable<Command> All()
+    {
+        yield return IndexCommand.Create();
+        yield return FramesCommand.Create();
+        yield return EmbedTensorCommand.Create();
+        yield return BenchEncoderCommand.Create();
+        yield return BenchDecodeCommand.Create();
+    }
+}

@@ -1,0 +1,73 @@
+namespace TempMe.Pipeline.Contracts;
+
+/// <summary>
+/// Stable error codes stored in ledger rows, <c>failures.jsonl</c> and API answers.
+/// They are persisted: never rename or reuse one.
+/// </summary>
+public static class ErrorCodes
+{
+    #region Probe and decode (Media)
+
+    /// <summary>The video file does not exist or is not readable.</summary>
+    public const string NotFound = "not_found";
+
+    /// <summary>The file has zero bytes.</summary>
+    public const string EmptyFile = "empty_file";
+
+    /// <summary>The file has no video stream (audio-only, text, random bytes).</summary>
+    public const string NotAVideo = "not_a_video";
+
+    /// <summary>ffmpeg could not decode the stream.</summary>
+    public const string Corrupt = "corrupt";
+
+    /// <summary>The codec is not supported by the installed ffmpeg.</summary>
+    public const string UnsupportedCodec = "unsupported_codec";
+
+    /// <summary>The stream yielded no decodable frame.</summary>
+    public const string NoFrames = "no_frames";
+
+    /// <summary>Probing or decoding took longer than the per-video limit.</summary>
+    public const string Timeout = "timeout";
+
+    /// <summary>ffmpeg or ffprobe is not installed or could not be started.</summary>
+    public const string DecoderMissing = "decoder_missing";
+
+    #endregion
+
+    #region Encode
+
+    /// <summary>The encoder threw while embedding the video.</summary>
+    public const string EncodeFailed = "encode_failed";
+
+    #endregion
+
+    #region Storage
+
+    /// <summary>Reading the source or writing the output failed after retries.</summary>
+    public const string StorageFailed = "storage_failed";
+
+    /// <summary>The source blob or file disappeared between listing and processing.</summary>
+    public const string SourceMissing = "source_missing";
+
+    #endregion
+
+    #region Coordination
+
+    /// <summary>The worker holding the video lost its lease too often (the video kills workers).</summary>
+    public const string LeaseExpired = "lease_expired";
+
+    /// <summary>An unexpected internal error; the message carries the details.</summary>
+    public const string Internal = "internal";
+
+    #endregion
+
+    /// <summary>
+    /// Whether a failure with this code may succeed when tried again with the same input.
+    /// Deterministic failures (a corrupt file stays corrupt) are not retryable.
+    /// </summary>
+    public static bool IsRetryable(string code) => code switch
+    {
+        Timeout or StorageFailed or EncodeFailed or LeaseExpired or Internal or DecoderMissing => true,
+        _ => false,
+    };
+}
