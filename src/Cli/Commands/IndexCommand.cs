@@ -1,10 +1,167 @@
 using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Encoder;
+using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Media;
+using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Cli.Commands;
 
-/// <summary>The <c>tempme index</c> command (being built).</summary>
+/// <summary><c>tempme index SOURCE --out DEST</c>: the single-machine main job (SQLite ledger, local output folder).</summary>
 internal static class IndexCommand
 {
     /// <summary>Creates the command.</summary>
-    public static Command Create() => new("index", "Not available yet.");
+    public static Command Create()
+    {
+        var source = new Argument<string>("source") { Description = "A folder of videos (searched recursively) or a text file listing one video path per line." };
+        var output = new Option<string>("--out") { Description = "Output folder for the index (created if missing). Running again continues where the last run stopped.", Required = true };
+        var model = new Option<string?>("--model") { Description = "A model folder (safetensors checkpoint + vocabulary), a .safetensors file, or random:vit-b32 / random:vit-b16 (meaningless embeddings, for trying the pipeline)." };
+        var frames = new Option<int>("--frames") { Description = "Frames sampled per video.", DefaultValueFactory = _ => 12 };
+        var batch = new Option<int>("--batch") { Description = "Videos per encoder batch.", DefaultValueFactory = _ => 4 };
+        var decoders = new Option<int>("--decoders") { Description = "Concurrent ffmpeg decoders.", DefaultValueFactory = _ => 2 };
+        var shardSize = new Option<int>("--shard-size") { Description = "Videos per output part file.", DefaultValueFactory = _ => 64 };
+        var maxAttempts = new Option<int>("--max-attempts") { Description = "Attempts before a retryable failure (e.g. timeout) is final.", DefaultValueFactory = _ => 3 };
+        var timeout = new Option<int>("--timeout-seconds") { Description = "Decode time limit per video.", DefaultValueFactory = _ => 120 };
+        var failOnError = new Option<bool>("--fail-on-error") { Description = "Exit 1 when any video failed (failed videos are always listed in failures.jsonl)." };
+        var progressInterval = new Option<double>("--progress-seconds") { Description = "Seconds between plain progress lines when output is not a terminal.", DefaultValueFactory = _ => 5 };
+
+        var command = new Command("index", "Index a folder of videos into TempMe embeddings on this machine, resumably.")
+        {
+            source, output, model, frames, batch, decoders, shardSize, maxAttempts, timeout, failOnError, progressInterval,
+        };
+
+        CommandAction.Set(command, async (parse, cancellationToken) =>
+        {
+            var request = Validate(
+                parse.GetValue(source)!, parse.GetValue(output)!, parse.GetValue(model), parse.GetValue(frames), parse.GetValue(batch),
+                parse.GetValue(decoders), parse.GetValue(shardSize), parse.GetValue(maxAttempts), parse.GetValue(timeout));
+
+            var notices = new StringWriter();
+            IVideoEncoder encoder;
+            try
+            {
+                encoder = EncoderFactory.Create(request.ModelSpec, request.Sampling.Frames, notices);
+            }
+            catch (ModelLoadException e)
+            {
+                throw new UsageException($"invalid --model: {e.Message}");
+            }
+
+            foreach (var line in notices.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                Console.Error.WriteLine($"note: {line}");
+            }
+
+            var existing = await LocalIndexer.ReadExistingJobAsync(request.OutputFolder, cancellationToken);
+            if (existing is not null)
+            {
+                var requested = new JobRecord(request.ModelSpec, encoder.Fingerprint, request.Sampling.Key, encoder.EmbeddingSize, request.ShardSize);
+                if (existing.ModelFingerprint != requested.ModelFingerprint || existing.SamplingKey != requested.SamplingKey)
+                {
+                    throw new UsageException(new JobMismatchException(existing, requested).Message);
+                }
+            }
+
+            EnsureWritable(request.OutputFolder);
+            var store = new LocalFolderStore(request.OutputFolder);
+            var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) });
+            var display = new IndexProgress(parse.GetValue(progressInterval));
+            LocalIndexSummary summary;
+            try
+            {
+                summary = await display.RunAsync(onStarted => LocalIndexer.RunAsync(request, encoder, sampler, store, onStarted, cancellationToken));
+            }
+            catch (JobMismatchException e)
+            {
+                throw new UsageException(e.Message);
+            }
+
+            PrintSummary(summary, request.OutputFolder, request.ModelSpec);
+            return parse.GetValue(failOnError) && summary.Final.Failed > 0 ? ExitCodes.Failure : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static LocalIndexRequest Validate(string source, string output, string? model, int frames, int batch, int decoders, int shardSize, int maxAttempts, int timeoutSeconds)
+    {
+        if (!Directory.Exists(source) && !File.Exists(source))
+        {
+            throw new UsageException($"SOURCE {source} does not exist: give a folder of videos or a text file listing video paths.");
+        }
+
+        if (string.IsNullOrWhiteSpace(model))
+        {
+            throw new UsageException("--model is required: give a model folder (safetensors checkpoint and vocabulary) or random:vit-b32 to try the pipeline.");
+        }
+
+        Positive(frames, "--frames");
+        Positive(batch, "--batch");
+        Positive(decoders, "--decoders");
+        Positive(shardSize, "--shard-size");
+        Positive(maxAttempts, "--max-attempts");
+        Positive(timeoutSeconds, "--timeout-seconds");
+        var outputFolder = Path.GetFullPath(output);
+        if (File.Exists(outputFolder))
+        {
+            throw new UsageException($"--out {output} is a file: give a folder for the index.");
+        }
+
+        return new LocalIndexRequest(
+            Path.GetFullPath(source),
+            outputFolder,
+            model,
+            SamplingSettings.Default with { Frames = frames },
+            shardSize,
+            new ShardPipelineOptions { Decoders = decoders, BatchSize = batch, MaxAttempts = maxAttempts });
+    }
+
+    private static void Positive(int value, string name)
+    {
+        if (value <= 0)
+        {
+            throw new UsageException($"{name} must be a positive number, got {value}.");
+        }
+    }
+
+    /// <summary>Creates the output folder and proves it is writable before any work starts.</summary>
+    private static void EnsureWritable(string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            var probe = Path.Combine(folder, $".tempme-write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--out {folder} is not writable ({e.Message}): choose a folder you can write to.");
+        }
+    }
+
+    private static void PrintSummary(LocalIndexSummary summary, string output, string modelSpec)
+    {
+        var c = summary.Counters;
+        var seconds = Math.Max(summary.Elapsed.TotalSeconds, 1e-9);
+        var computed = c.Done - c.Reused;
+        var writer = Console.Out;
+        writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"indexed {c.Done} videos this run ({computed} encoded, {c.Reused} reused by content hash), skipped {summary.SkippedAlreadyDone} already done, failed {summary.Final.Failed} in total"));
+        foreach (var (code, count) in summary.FailuresByCode.OrderByDescending(kv => kv.Value))
+        {
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  failed {code}: {count}"));
+        }
+
+        writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"wall {seconds:0.00} s, {(c.Done + c.Failed) / seconds:0.000} videos/s, decode {c.DecodeSeconds:0.00} s, encode {c.EncodeSeconds:0.00} s"));
+        writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"index: {Path.Combine(output, "index.json")} ({summary.Final.Done} of {summary.Final.Total} videos embedded)"));
+        if (modelSpec.StartsWith("random:", StringComparison.Ordinal))
+        {
+            writer.WriteLine("warning: the model has random weights, so these embeddings are meaningless; use --model with a real checkpoint for search.");
+        }
+    }
 }

@@ -1,0 +1,421 @@
+using System.IO.Compression;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace TempMe.Pipeline.Encoder;
+
+/// <summary>
+/// CLIP's byte-level BPE tokenizer: html-unescape, whitespace cleanup, lowercase, CLIP's pre-tokenisation regex, BPE with
+/// <c>&lt;/w&gt;</c> word ends. Vocabulary from OpenAI's <c>bpe_simple_vocab_16e6.txt.gz</c> or Hugging Face
+/// <c>vocab.json</c> + <c>merges.txt</c>. Ids are <c>[SOT] + bpe</c> cut to <c>maxWords − 1</c>, then EOT, zero-padded.
+/// </summary>
+internal sealed partial class ClipTokenizer
+{
+    /// <summary>Start-of-text id.</summary>
+    public const int StartOfText = 49406;
+
+    /// <summary>End-of-text id.</summary>
+    public const int EndOfText = 49407;
+
+    /// <summary>OpenAI's vocabulary file name.</summary>
+    public const string OpenAiVocabFile = "bpe_simple_vocab_16e6.txt.gz";
+
+    private readonly Dictionary<string, int> encoder;
+    private readonly Dictionary<(string, string), int> ranks;
+    private readonly string[] byteEncoder;
+    private readonly Dictionary<string, string[]> cache = new(StringComparer.Ordinal);
+    private readonly Lock cacheLock = new();
+
+    private ClipTokenizer(Dictionary<string, int> encoder, Dictionary<(string, string), int> ranks, string source)
+    {
+        this.encoder = encoder;
+        this.ranks = ranks;
+        Source = source;
+        byteEncoder = BytesToUnicode();
+        SotId = encoder.TryGetValue("<|startoftext|>", out var sot) ? sot : StartOfText;
+        EotId = encoder.TryGetValue("<|endoftext|>", out var eot) ? eot : EndOfText;
+    }
+
+    /// <summary>Where the vocabulary came from.</summary>
+    public string Source { get; }
+
+    /// <summary>The start-of-text id of this vocabulary.</summary>
+    public int SotId { get; }
+
+    /// <summary>The end-of-text id of this vocabulary.</summary>
+    public int EotId { get; }
+
+    /// <summary>
+    /// Loads from a folder (holding <c>bpe_simple_vocab_16e6.txt.gz</c>, or <c>vocab.json</c> + <c>merges.txt</c>) or from one of
+    /// those files. Throws <see cref="ModelLoadException"/> naming what is missing.
+    /// </summary>
+    public static ClipTokenizer Load(string path)
+    {
+        string? gz = null, vocabJson = null, merges = null;
+        if (Directory.Exists(path))
+        {
+            var g = Path.Combine(path, OpenAiVocabFile);
+            gz = File.Exists(g) ? g : Directory.EnumerateFiles(path, "*.txt.gz").Order(StringComparer.Ordinal).FirstOrDefault();
+            vocabJson = File.Exists(Path.Combine(path, "vocab.json")) ? Path.Combine(path, "vocab.json") : null;
+            merges = File.Exists(Path.Combine(path, "merges.txt")) ? Path.Combine(path, "merges.txt") : null;
+        }
+        else if (File.Exists(path))
+        {
+            var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+            {
+                gz = path;
+            }
+            else if (Path.GetFileName(path) is "vocab.json" or "merges.txt")
+            {
+                vocabJson = Path.Combine(dir, "vocab.json");
+                merges = Path.Combine(dir, "merges.txt");
+            }
+        }
+        else
+        {
+            throw new ModelLoadException($"{path}: vocabulary not found (give a folder or file holding {OpenAiVocabFile}, or vocab.json + merges.txt).");
+        }
+
+        if (gz is not null)
+        {
+            return FromOpenAi(gz);
+        }
+
+        if (vocabJson is not null && merges is not null && File.Exists(vocabJson) && File.Exists(merges))
+        {
+            return FromHuggingFace(vocabJson, merges);
+        }
+
+        throw new ModelLoadException($"{path}: no CLIP vocabulary: expected {OpenAiVocabFile} (OpenAI) or vocab.json + merges.txt (Hugging Face).");
+    }
+
+    /// <summary>Finds a vocabulary beside a checkpoint, or null.</summary>
+    public static ClipTokenizer? TryLoadBeside(string folder)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return null;
+        }
+
+        var hasGz = File.Exists(Path.Combine(folder, OpenAiVocabFile)) || Directory.EnumerateFiles(folder, "*.txt.gz").Any();
+        var hasHf = File.Exists(Path.Combine(folder, "vocab.json")) && File.Exists(Path.Combine(folder, "merges.txt"));
+        return hasGz || hasHf ? Load(folder) : null;
+    }
+
+    /// <summary>Reads OpenAI's gzipped merge list.</summary>
+    public static ClipTokenizer FromOpenAi(string gzPath)
+    {
+        string[] lines;
+        try
+        {
+            using var fs = File.OpenRead(gzPath);
+            using var gz = new GZipStream(fs, CompressionMode.Decompress);
+            using var reader = new StreamReader(gz, Encoding.UTF8);
+            lines = reader.ReadToEnd().Split('\n');
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ModelLoadException($"{gzPath}: not a gzip file ({ex.Message}).", ex);
+        }
+
+        const int MergeCount = 49152 - 256 - 2;
+        if (lines.Length < MergeCount + 1)
+        {
+            throw new ModelLoadException($"{gzPath}: truncated vocabulary: {lines.Length - 1} merge lines, expected {MergeCount}.");
+        }
+
+        var byteChars = BytesToUnicodeInOrder();
+        var vocab = new List<string>(49408);
+        vocab.AddRange(byteChars);
+        vocab.AddRange(byteChars.Select(c => c + "</w>"));
+        var ranks = new Dictionary<(string, string), int>(MergeCount);
+        for (var i = 0; i < MergeCount; i++)
+        {
+            var parts = lines[i + 1].Split(' ');
+            if (parts.Length != 2)
+            {
+                throw new ModelLoadException($"{gzPath}: line {i + 2} is not a merge 'a b': '{lines[i + 1]}'.");
+            }
+
+            ranks[(parts[0], parts[1])] = i;
+            vocab.Add(parts[0] + parts[1]);
+        }
+
+        vocab.Add("<|startoftext|>");
+        vocab.Add("<|endoftext|>");
+        var encoder = new Dictionary<string, int>(vocab.Count, StringComparer.Ordinal);
+        for (var i = 0; i < vocab.Count; i++)
+        {
+            encoder[vocab[i]] = i;
+        }
+
+        return new ClipTokenizer(encoder, ranks, gzPath);
+    }
+
+    /// <summary>Reads a Hugging Face vocab.json + merges.txt pair.</summary>
+    public static ClipTokenizer FromHuggingFace(string vocabJson, string mergesTxt)
+    {
+        Dictionary<string, int> encoder;
+        try
+        {
+            encoder = JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(vocabJson)) ?? [];
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelLoadException($"{vocabJson}: not a JSON token→id map ({ex.Message}).", ex);
+        }
+
+        var ranks = new Dictionary<(string, string), int>();
+        var rank = 0;
+        foreach (var line in File.ReadLines(mergesTxt))
+        {
+            if (line.StartsWith("#version", StringComparison.Ordinal) || line.Length == 0)
+            {
+                continue;
+            }
+
+            var parts = line.Split(' ');
+            if (parts.Length == 2)
+            {
+                ranks.TryAdd((parts[0], parts[1]), rank++);
+            }
+        }
+
+        return new ClipTokenizer(encoder, ranks, $"{vocabJson} + {mergesTxt}");
+    }
+
+    /// <summary>CLIP's text cleanup: html-unescape (twice), collapse whitespace, trim, lowercase.</summary>
+    public static string Clean(string text)
+    {
+        var t = WebUtility.HtmlDecode(WebUtility.HtmlDecode(text)).Trim();
+        return WhitespaceRegex().Replace(t, " ").Trim().ToLowerInvariant();
+    }
+
+    /// <summary>The BPE ids of <paramref name="text"/> without SOT/EOT.</summary>
+    public List<int> Encode(string text)
+    {
+        var result = new List<int>();
+        foreach (Match m in PreTokenizer().Matches(Clean(text)))
+        {
+            var sb = new StringBuilder();
+            foreach (var b in Encoding.UTF8.GetBytes(m.Value))
+            {
+                sb.Append(byteEncoder[b]);
+            }
+
+            foreach (var piece in Bpe(sb.ToString()))
+            {
+                if (encoder.TryGetValue(piece, out var id))
+                {
+                    result.Add(id);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The BPE token strings of <paramref name="text"/> (for tests and diagnostics).</summary>
+    public List<string> EncodeToStrings(string text)
+    {
+        var result = new List<string>();
+        foreach (Match m in PreTokenizer().Matches(Clean(text)))
+        {
+            var sb = new StringBuilder();
+            foreach (var b in Encoding.UTF8.GetBytes(m.Value))
+            {
+                sb.Append(byteEncoder[b]);
+            }
+
+            result.AddRange(Bpe(sb.ToString()));
+        }
+
+        return result;
+    }
+
+    /// <summary><c>[SOT] + bpe</c> cut to <paramref name="maxWords"/> − 1 entries, then EOT, zero-padded; mask 1 on real tokens.</summary>
+    public (long[] Ids, long[] Mask) Tokenize(string text, int maxWords = 32)
+    {
+        if (maxWords < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxWords), "maxWords must be at least 2 (SOT and EOT)");
+        }
+
+        var tokens = new List<int> { SotId };
+        tokens.AddRange(Encode(text));
+        if (tokens.Count > maxWords - 1)
+        {
+            tokens.RemoveRange(maxWords - 1, tokens.Count - (maxWords - 1));
+        }
+
+        tokens.Add(EotId);
+        var ids = new long[maxWords];
+        var mask = new long[maxWords];
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            ids[i] = tokens[i];
+            mask[i] = 1;
+        }
+
+        return (ids, mask);
+    }
+
+    private string[] Bpe(string token)
+    {
+        lock (cacheLock)
+        {
+            if (cache.TryGetValue(token, out var cached))
+            {
+                return cached;
+            }
+        }
+
+        if (token is "<|startoftext|>" or "<|endoftext|>")
+        {
+            return [token];
+        }
+
+        var word = new List<string>(token.Length);
+        var chars = StringInfoElements(token);
+        for (var i = 0; i < chars.Count - 1; i++)
+        {
+            word.Add(chars[i]);
+        }
+
+        word.Add(chars[^1] + "</w>");
+        while (word.Count > 1)
+        {
+            var bestRank = int.MaxValue;
+            (string, string) best = default;
+            for (var i = 0; i < word.Count - 1; i++)
+            {
+                if (ranks.TryGetValue((word[i], word[i + 1]), out var r) && r < bestRank)
+                {
+                    bestRank = r;
+                    best = (word[i], word[i + 1]);
+                }
+            }
+
+            if (bestRank == int.MaxValue)
+            {
+                break;
+            }
+
+            var merged = new List<string>(word.Count);
+            for (var i = 0; i < word.Count;)
+            {
+                if (i < word.Count - 1 && word[i] == best.Item1 && word[i + 1] == best.Item2)
+                {
+                    merged.Add(best.Item1 + best.Item2);
+                    i += 2;
+                }
+                else
+                {
+                    merged.Add(word[i]);
+                    i++;
+                }
+            }
+
+            word = merged;
+        }
+
+        var result = word.ToArray();
+        lock (cacheLock)
+        {
+            cache[token] = result;
+        }
+
+        return result;
+    }
+
+    private static List<string> StringInfoElements(string s)
+    {
+        // Byte-encoded characters are all in the BMP, one char each.
+        var list = new List<string>(s.Length);
+        foreach (var c in s)
+        {
+            list.Add(c.ToString());
+        }
+
+        return list;
+    }
+
+    private static List<string> BytesToUnicodeInOrder()
+    {
+        var bs = new List<int>();
+        for (var b = '!'; b <= '~'; b++)
+        {
+            bs.Add(b);
+        }
+
+        for (var b = '¡'; b <= '¬'; b++)
+        {
+            bs.Add(b);
+        }
+
+        for (var b = '®'; b <= 'ÿ'; b++)
+        {
+            bs.Add(b);
+        }
+
+        var cs = new List<int>(bs);
+        var n = 0;
+        for (var b = 0; b < 256; b++)
+        {
+            if (!bs.Contains(b))
+            {
+                bs.Add(b);
+                cs.Add(256 + n);
+                n++;
+            }
+        }
+
+        return cs.Select(c => ((char)c).ToString()).ToList();
+    }
+
+    private static string[] BytesToUnicode()
+    {
+        var bs = new List<int>();
+        for (var b = '!'; b <= '~'; b++)
+        {
+            bs.Add(b);
+        }
+
+        for (var b = '¡'; b <= '¬'; b++)
+        {
+            bs.Add(b);
+        }
+
+        for (var b = '®'; b <= 'ÿ'; b++)
+        {
+            bs.Add(b);
+        }
+
+        var map = new string[256];
+        foreach (var b in bs)
+        {
+            map[b] = ((char)b).ToString();
+        }
+
+        var n = 0;
+        for (var b = 0; b < 256; b++)
+        {
+            if (map[b] is null)
+            {
+                map[b] = ((char)(256 + n)).ToString();
+                n++;
+            }
+        }
+
+        return map;
+    }
+
+    [GeneratedRegex(@"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex PreTokenizer();
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex WhitespaceRegex();
+}

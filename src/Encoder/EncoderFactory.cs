@@ -1,0 +1,69 @@
+using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Encoder.Internal;
+
+namespace TempMe.Pipeline.Encoder;
+
+/// <summary>Creates <see cref="IVideoEncoder"/> instances from a model spec.</summary>
+public static class EncoderFactory
+{
+    /// <summary>The spec prefix for seeded random weights (<c>random:vit-b32</c>, <c>random:vit-b16</c>).</summary>
+    public const string RandomPrefix = "random:";
+
+    /// <summary>
+    /// Creates a TempMe video encoder with the authors' default schedule for <paramref name="framesPerVideo"/> frames.
+    /// <paramref name="modelSpec"/> is a folder holding one <c>*.safetensors</c> checkpoint, a <c>.safetensors</c> file,
+    /// or <c>random:vit-b32</c> / <c>random:vit-b16</c>. One-time notices (BLAS backend, missing temporal embeddings,
+    /// random weights) go to <paramref name="notices"/>.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The spec, file, checkpoint or schedule cannot be used; the message says why.</exception>
+    public static IVideoEncoder Create(string modelSpec, int framesPerVideo, TextWriter? notices = null)
+        => Create(modelSpec, framesPerVideo, new EncoderOptions(), notices);
+
+    /// <summary>Creates an encoder with explicit options (heads, schedule, text encoder).</summary>
+    internal static TempMeVideoEncoder Create(string modelSpec, int framesPerVideo, EncoderOptions options, TextWriter? notices)
+    {
+        ArgumentNullException.ThrowIfNull(modelSpec);
+        ArgumentNullException.ThrowIfNull(options);
+        if (framesPerVideo <= 0)
+        {
+            throw new ModelLoadException($"frames per video must be positive (got {framesPerVideo}).");
+        }
+
+        ClipWeights weights;
+        if (modelSpec.StartsWith(RandomPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            weights = RandomWeights.Create(modelSpec[RandomPrefix.Length..], framesPerVideo, options.Schedule, options.VisionHeads, options.LoadText, options.TextHeads);
+            notices?.WriteLine($"notice: {weights.Source}: random weights: embeddings are meaningless (benchmarks and tests only).");
+        }
+        else
+        {
+            weights = CheckpointLoader.Load(ResolveCheckpoint(modelSpec), options.LoadText, options.VisionHeads, options.TextHeads, notices);
+        }
+
+        notices?.WriteLine($"notice: matrix products run on {NativeBlas.Description}.");
+        return new TempMeVideoEncoder(weights, framesPerVideo, options, notices);
+    }
+
+    /// <summary>The checkpoint file a spec names: the file itself, or the single <c>*.safetensors</c> in a folder.</summary>
+    internal static string ResolveCheckpoint(string modelSpec)
+    {
+        if (File.Exists(modelSpec))
+        {
+            return modelSpec;
+        }
+
+        if (Directory.Exists(modelSpec))
+        {
+            var files = Directory.GetFiles(modelSpec, "*.safetensors").Order(StringComparer.Ordinal).ToArray();
+            return files.Length switch
+            {
+                1 => files[0],
+                0 => throw new ModelLoadException($"{modelSpec}: no *.safetensors checkpoint in this folder; put one there or pass the file."),
+                _ => files.FirstOrDefault(f => Path.GetFileName(f) is "model.safetensors")
+                     ?? throw new ModelLoadException($"{modelSpec}: {files.Length} *.safetensors files ({string.Join(", ", files.Select(Path.GetFileName))}); pass the one to use."),
+            };
+        }
+
+        throw new ModelLoadException($"{modelSpec}: model not found: give a folder holding a *.safetensors checkpoint, a .safetensors file, or random:vit-b32 / random:vit-b16.");
+    }
+}

@@ -1,0 +1,388 @@
+using System.Buffers.Binary;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+
+namespace TempMe.Pipeline.Encoder.Internal;
+
+/// <summary>One tensor's header entry: dtype, shape and byte range relative to the start of the data section.</summary>
+internal sealed record SafeTensorEntry(string Name, string DType, int[] Shape, long Begin, long End)
+{
+    /// <summary>Number of elements (1 for a 0-d tensor).</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>The shape as text, e.g. <c>[768, 3, 32, 32]</c>.</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>
+/// Reads a safetensors file: 8-byte little-endian header length, a JSON header, then raw little-endian data.
+/// The header and every tensor's offsets are validated when the file is opened; F32, F16 and BF16 read as float32.
+/// </summary>
+internal sealed class SafeTensorsFile : IDisposable
+{
+    private const long MaxHeaderBytes = 100L * 1024 * 1024;
+
+    private static readonly Dictionary<string, int> ElementBytes = new(StringComparer.Ordinal)
+    {
+        ["F64"] = 8, ["F32"] = 4, ["F16"] = 2, ["BF16"] = 2, ["I64"] = 8, ["I32"] = 4, ["I16"] = 2, ["I8"] = 1,
+        ["U64"] = 8, ["U32"] = 4, ["U16"] = 2, ["U8"] = 1, ["BOOL"] = 1, ["F8_E4M3"] = 1, ["F8_E5M2"] = 1,
+    };
+
+    private readonly FileStream stream;
+    private readonly long dataStart;
+
+    private SafeTensorsFile(string path, FileStream stream, long dataStart, Dictionary<string, SafeTensorEntry> tensors, Dictionary<string, string> metadata)
+    {
+        Path = path;
+        this.stream = stream;
+        this.dataStart = dataStart;
+        Tensors = tensors;
+        Metadata = metadata;
+    }
+
+    /// <summary>The file path.</summary>
+    public string Path { get; }
+
+    /// <summary>Tensors by name.</summary>
+    public IReadOnlyDictionary<string, SafeTensorEntry> Tensors { get; }
+
+    /// <summary>The optional <c>__metadata__</c> strings.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Opens and validates <paramref name="path"/>; throws <see cref="ModelLoadException"/> naming the file and the problem.</summary>
+    public static SafeTensorsFile Open(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ModelLoadException($"{path}: file not found.");
+        }
+
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
+        try
+        {
+            var length = stream.Length;
+            if (length < 8)
+            {
+                throw new ModelLoadException($"{path}: not a safetensors file: {length} bytes is shorter than the 8-byte header length (truncated or empty file).");
+            }
+
+            Span<byte> lenBytes = stackalloc byte[8];
+            RandomAccess.Read(stream.SafeFileHandle, lenBytes, 0);
+            var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
+            if (headerLength == 0 || headerLength > MaxHeaderBytes)
+            {
+                throw new ModelLoadException($"{path}: not a safetensors file: header length {headerLength} is not in 1..{MaxHeaderBytes}.");
+            }
+
+            if ((long)headerLength > length - 8)
+            {
+                throw new ModelLoadException($"{path}: truncated: the header claims {headerLength} bytes but only {length - 8} follow.");
+            }
+
+            var header = new byte[headerLength];
+            RandomAccess.Read(stream.SafeFileHandle, header, 8);
+            var dataStart = 8 + (long)headerLength;
+            var dataLength = length - dataStart;
+            var (tensors, metadata) = ParseHeader(path, header, dataLength);
+            return new SafeTensorsFile(path, stream, dataStart, tensors, metadata);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The entry for <paramref name="name"/>, or null.</summary>
+    public SafeTensorEntry? Find(string name) => Tensors.TryGetValue(name, out var e) ? e : null;
+
+    /// <summary>Reads a floating-point tensor (F32, F16, BF16 or F64) as float32.</summary>
+    public float[] ReadFloat32(string name)
+    {
+        var e = Find(name) ?? throw new ModelLoadException($"{Path}: missing tensor '{name}'.");
+        var result = new float[e.ElementCount];
+        ReadFloat32(e, result);
+        return result;
+    }
+
+    /// <summary>Reads a floating-point tensor into <paramref name="destination"/>.</summary>
+    public void ReadFloat32(SafeTensorEntry e, Span<float> destination)
+    {
+        var count = (int)e.ElementCount;
+        if (destination.Length < count)
+        {
+            throw new ArgumentException("destination too short", nameof(destination));
+        }
+
+        switch (e.DType)
+        {
+            case "F32":
+                ReadBytes(e, MemoryMarshal.AsBytes(destination[..count]));
+                if (!BitConverter.IsLittleEndian)
+                {
+                    throw new PlatformNotSupportedException("big-endian hosts are not supported");
+                }
+
+                break;
+            case "F16":
+            {
+                var tmp = new Half[count];
+                ReadBytes(e, MemoryMarshal.AsBytes(tmp.AsSpan()));
+                TensorPrimitives.ConvertToSingle(tmp, destination[..count]);
+                break;
+            }
+
+            case "BF16":
+            {
+                var tmp = new ushort[count];
+                ReadBytes(e, MemoryMarshal.AsBytes(tmp.AsSpan()));
+                for (var i = 0; i < count; i++)
+                {
+                    destination[i] = BitConverter.Int32BitsToSingle(tmp[i] << 16);
+                }
+
+                break;
+            }
+
+            case "F64":
+            {
+                var tmp = new double[count];
+                ReadBytes(e, MemoryMarshal.AsBytes(tmp.AsSpan()));
+                for (var i = 0; i < count; i++)
+                {
+                    destination[i] = (float)tmp[i];
+                }
+
+                break;
+            }
+
+            default:
+                throw new ModelLoadException($"{Path}: tensor '{e.Name}' has dtype {e.DType}; expected F32, F16, BF16 or F64.");
+        }
+    }
+
+    /// <summary>Reads an integer tensor (I64, I32, or U8/BOOL) as int64.</summary>
+    public long[] ReadInt64(string name)
+    {
+        var e = Find(name) ?? throw new ModelLoadException($"{Path}: missing tensor '{name}'.");
+        var count = (int)e.ElementCount;
+        var result = new long[count];
+        switch (e.DType)
+        {
+            case "I64":
+                ReadBytes(e, MemoryMarshal.AsBytes(result.AsSpan()));
+                break;
+            case "I32":
+            {
+                var tmp = new int[count];
+                ReadBytes(e, MemoryMarshal.AsBytes(tmp.AsSpan()));
+                for (var i = 0; i < count; i++)
+                {
+                    result[i] = tmp[i];
+                }
+
+                break;
+            }
+
+            case "U8":
+            case "BOOL":
+            {
+                var tmp = new byte[count];
+                ReadBytes(e, tmp);
+                for (var i = 0; i < count; i++)
+                {
+                    result[i] = tmp[i];
+                }
+
+                break;
+            }
+
+            default:
+                throw new ModelLoadException($"{Path}: tensor '{e.Name}' has dtype {e.DType}; expected I64, I32, U8 or BOOL.");
+        }
+
+        return result;
+    }
+
+    /// <summary>Reads the raw bytes of a tensor.</summary>
+    public void ReadBytes(SafeTensorEntry e, Span<byte> destination)
+    {
+        var total = e.End - e.Begin;
+        var done = 0L;
+        while (done < total)
+        {
+            var chunk = (int)Math.Min(total - done, 1 << 30);
+            var n = RandomAccess.Read(stream.SafeFileHandle, destination.Slice((int)done, chunk), dataStart + e.Begin + done);
+            if (n <= 0)
+            {
+                throw new ModelLoadException($"{Path}: truncated while reading tensor '{e.Name}'.");
+            }
+
+            done += n;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => stream.Dispose();
+
+    private static (Dictionary<string, SafeTensorEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(header);
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelLoadException($"{path}: not a safetensors file: the header is not valid JSON ({ex.Message}).", ex);
+        }
+
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ModelLoadException($"{path}: not a safetensors file: the header is not a JSON object.");
+            }
+
+            var tensors = new Dictionary<string, SafeTensorEntry>(StringComparer.Ordinal);
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var prop in doc.RootElement.EnumerateObject())
+            {
+                if (prop.Name == "__metadata__")
+                {
+                    if (prop.Value.ValueKind == JsonValueKind.Object)
+                    {
+                        foreach (var m in prop.Value.EnumerateObject())
+                        {
+                            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
+                        }
+                    }
+
+                    continue;
+                }
+
+                tensors[prop.Name] = ParseEntry(path, prop, dataLength);
+            }
+
+            return (tensors, metadata);
+        }
+    }
+
+    private static SafeTensorEntry ParseEntry(string path, JsonProperty prop, long dataLength)
+    {
+        var v = prop.Value;
+        if (v.ValueKind != JsonValueKind.Object
+            || !v.TryGetProperty("dtype", out var dtypeEl) || dtypeEl.ValueKind != JsonValueKind.String
+            || !v.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array
+            || !v.TryGetProperty("data_offsets", out var offEl) || offEl.ValueKind != JsonValueKind.Array || offEl.GetArrayLength() != 2)
+        {
+            throw new ModelLoadException($"{path}: bad header entry for '{prop.Name}': expected {{\"dtype\", \"shape\", \"data_offsets\": [begin, end]}}.");
+        }
+
+        var dtype = dtypeEl.GetString()!;
+        if (!ElementBytes.TryGetValue(dtype, out var elementBytes))
+        {
+            throw new ModelLoadException($"{path}: tensor '{prop.Name}' has unknown dtype '{dtype}'; supported: {string.Join(", ", ElementBytes.Keys)}.");
+        }
+
+        var shape = new int[shapeEl.GetArrayLength()];
+        var i = 0;
+        foreach (var d in shapeEl.EnumerateArray())
+        {
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt32(out var dim) || dim < 0)
+            {
+                throw new ModelLoadException($"{path}: tensor '{prop.Name}' has a bad shape {shapeEl.GetRawText()}.");
+            }
+
+            shape[i++] = dim;
+        }
+
+        if (!offEl[0].TryGetInt64(out var begin) || !offEl[1].TryGetInt64(out var end) || begin < 0 || end < begin)
+        {
+            throw new ModelLoadException($"{path}: tensor '{prop.Name}' has bad data_offsets {offEl.GetRawText()}.");
+        }
+
+        var entry = new SafeTensorEntry(prop.Name, dtype, shape, begin, end);
+        var expected = entry.ElementCount * elementBytes;
+        if (end - begin != expected)
+        {
+            throw new ModelLoadException($"{path}: tensor '{prop.Name}' ({dtype} {entry.ShapeText}) needs {expected} bytes but data_offsets give {end - begin}.");
+        }
+
+        if (end > dataLength)
+        {
+            throw new ModelLoadException($"{path}: truncated: tensor '{prop.Name}' ends at data byte {end} but the file holds only {dataLength} data bytes.");
+        }
+
+        if (entry.ElementCount > int.MaxValue)
+        {
+            throw new ModelLoadException($"{path}: tensor '{prop.Name}' is too large ({entry.ElementCount} elements).");
+        }
+
+        return entry;
+    }
+}
+
+/// <summary>Writes safetensors files (header padded with spaces to a multiple of 8).</summary>
+internal static class SafeTensorsWriter
+{
+    /// <summary>One tensor to write.</summary>
+    internal sealed record Tensor(string Name, string DType, int[] Shape, byte[] Data)
+    {
+        /// <summary>A float32 tensor.</summary>
+        public static Tensor F32(string name, int[] shape, ReadOnlySpan<float> values) => new(name, "F32", shape, MemoryMarshal.AsBytes(values).ToArray());
+
+        /// <summary>An int64 tensor.</summary>
+        public static Tensor I64(string name, int[] shape, ReadOnlySpan<long> values) => new(name, "I64", shape, MemoryMarshal.AsBytes(values).ToArray());
+    }
+
+    /// <summary>Writes <paramref name="tensors"/> to <paramref name="path"/> (via a temporary file, then rename).</summary>
+    public static void Write(string path, IReadOnlyList<Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var sb = new StringBuilder("{");
+        var first = true;
+        if (metadata is { Count: > 0 })
+        {
+            sb.Append("\"__metadata__\":").Append(JsonSerializer.Serialize(metadata));
+            first = false;
+        }
+
+        long offset = 0;
+        foreach (var t in tensors)
+        {
+            if (!first)
+            {
+                sb.Append(',');
+            }
+
+            first = false;
+            sb.Append(JsonSerializer.Serialize(t.Name)).Append(":{\"dtype\":\"").Append(t.DType).Append("\",\"shape\":[")
+              .Append(string.Join(",", t.Shape)).Append("],\"data_offsets\":[").Append(offset).Append(',').Append(offset + t.Data.Length).Append("]}");
+            offset += t.Data.Length;
+        }
+
+        sb.Append('}');
+        while ((Encoding.UTF8.GetByteCount(sb.ToString()) % 8) != 0)
+        {
+            sb.Append(' ');
+        }
+
+        var header = Encoding.UTF8.GetBytes(sb.ToString());
+        var tmp = path + ".tmp";
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+            fs.Write(len);
+            fs.Write(header);
+            foreach (var t in tensors)
+            {
+                fs.Write(t.Data);
+            }
+        }
+
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,24 @@
+namespace TempMe.Pipeline.Media;
+
+/// <summary>Settings of <see cref="FfmpegFrameSampler"/>.</summary>
+public sealed record FfmpegFrameSamplerOptions
+{
+    /// <summary>The <c>ffmpeg</c> program: a name looked up on PATH or a full path. Default <c>ffmpeg</c>.</summary>
+    public string FfmpegPath { get; init; } = "ffmpeg";
+
+    /// <summary>The <c>ffprobe</c> program: a name looked up on PATH or a full path. Default <c>ffprobe</c>.</summary>
+    public string FfprobePath { get; init; } = "ffprobe";
+
+    /// <summary>Limit for probing and decoding one video, after which the child processes are killed. Default 120 s.</summary>
+    public TimeSpan PerVideoTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// Constant-frame-rate videos at least this long are decoded by seeking to each chosen frame (one input per frame in
+    /// one ffmpeg process) instead of decoding every frame and selecting. Default 60 s, from the measurements recorded
+    /// in <see cref="FfmpegFrameSampler"/>.
+    /// </summary>
+    public double SeekMinDurationSeconds { get; init; } = FfmpegFrameSampler.DefaultSeekMinDurationSeconds;
+
+    /// <summary>Threads ffmpeg may use per video (<c>-threads</c>); 0 lets ffmpeg choose. Default 0.</summary>
+    public int DecoderThreads { get; init; }
+}

@@ -1,0 +1,81 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace TempMe.Pipeline.Pipeline.Output;
+
+/// <summary>
+/// Writes and reads numpy's <c>.npy</c> format, version 1.0, for little-endian float32 matrices: magic, version,
+/// a 2-byte header length, a Python-dict header padded with spaces so the data starts at a multiple of 64, then raw data.
+/// </summary>
+public static class NpyFormat
+{
+    private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
+    /// <summary>Writes a <c>[rows, columns]</c> float32 matrix.</summary>
+    public static void WriteFloat32(Stream destination, ReadOnlySpan<float> data, int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(columns);
+        if (data.Length != rows * columns)
+        {
+            throw new ArgumentException($"Expected {rows}×{columns} = {rows * columns} floats, got {data.Length}.", nameof(data));
+        }
+
+        var dict = string.Create(CultureInfo.InvariantCulture, $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+        var unpadded = Magic.Length + 2 + 2 + dict.Length + 1;
+        var padding = (64 - (unpadded % 64)) % 64;
+        var header = dict + new string(' ', padding) + "\n";
+        Span<byte> prefix = stackalloc byte[10];
+        Magic.CopyTo(prefix);
+        prefix[6] = 1;
+        prefix[7] = 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(prefix[8..], checked((ushort)header.Length));
+        destination.Write(prefix);
+        destination.Write(Encoding.ASCII.GetBytes(header));
+        var buffer = new byte[Math.Min(data.Length, 1 << 16) * sizeof(float)];
+        for (var offset = 0; offset < data.Length; offset += buffer.Length / sizeof(float))
+        {
+            var chunk = data.Slice(offset, Math.Min(buffer.Length / sizeof(float), data.Length - offset));
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * sizeof(float)), chunk[i]);
+            }
+
+            destination.Write(buffer, 0, chunk.Length * sizeof(float));
+        }
+    }
+
+    /// <summary>Reads a float32 matrix written by <see cref="WriteFloat32"/> (or numpy), returning its shape and data.</summary>
+    public static (int Rows, int Columns, float[] Data) ReadFloat32(Stream source)
+    {
+        Span<byte> prefix = stackalloc byte[10];
+        source.ReadExactly(prefix);
+        if (!prefix[..6].SequenceEqual(Magic) || prefix[6] != 1)
+        {
+            throw new InvalidDataException("Not a .npy version 1.0 file.");
+        }
+
+        var header = new byte[BinaryPrimitives.ReadUInt16LittleEndian(prefix[8..])];
+        source.ReadExactly(header);
+        var text = Encoding.ASCII.GetString(header);
+        if (!text.Contains("'<f4'", StringComparison.Ordinal) || text.Contains("'fortran_order': True", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"Only C-order little-endian float32 .npy files are supported, header: {text.Trim()}");
+        }
+
+        var shapeStart = text.IndexOf("'shape': (", StringComparison.Ordinal) + 10;
+        var shape = text[shapeStart..text.IndexOf(')', shapeStart)].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var rows = int.Parse(shape[0], CultureInfo.InvariantCulture);
+        var columns = shape.Length > 1 ? int.Parse(shape[1], CultureInfo.InvariantCulture) : 1;
+        var bytes = new byte[rows * columns * sizeof(float)];
+        source.ReadExactly(bytes);
+        var data = new float[rows * columns];
+        for (var i = 0; i < data.Length; i++)
+        {
+            data[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * sizeof(float)));
+        }
+
+        return (rows, columns, data);
+    }
+}

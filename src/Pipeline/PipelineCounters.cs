@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using TempMe.Pipeline.Contracts;
+
+namespace TempMe.Pipeline.Pipeline;
+
+/// <summary>Thread-safe counters of one pipeline run, read by progress displays and metrics.</summary>
+public sealed class PipelineCounters
+{
+    private long _claimed;
+    private long _done;
+    private long _failed;
+    private long _reused;
+    private long _lostShards;
+    private long _decodeMicros;
+    private long _encodeMicros;
+
+    /// <summary>Videos in claimed shards.</summary>
+    public long Claimed => Interlocked.Read(ref _claimed);
+
+    /// <summary>Videos that got their embedding in this run (computed, or reused from another copy of the same content).</summary>
+    public long Done => Interlocked.Read(ref _done);
+
+    /// <summary>Videos that ended failed in this run.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Embeddings taken from the content-hash cache instead of computed.</summary>
+    public long Reused => Interlocked.Read(ref _reused);
+
+    /// <summary>Shards whose lease was lost before completion (another worker redoes them).</summary>
+    public long LostShards => Interlocked.Read(ref _lostShards);
+
+    /// <summary>Total fetch and decode seconds.</summary>
+    public double DecodeSeconds => Interlocked.Read(ref _decodeMicros) / 1e6;
+
+    /// <summary>Total encode seconds (each batch's time split over its videos).</summary>
+    public double EncodeSeconds => Interlocked.Read(ref _encodeMicros) / 1e6;
+
+    /// <summary>Failures of this run by error code.</summary>
+    public ConcurrentDictionary<string, long> FailuresByCode { get; } = new(StringComparer.Ordinal);
+
+    internal void AddClaimed(int videos) => Interlocked.Add(ref _claimed, videos);
+
+    internal void AddLostShard() => Interlocked.Increment(ref _lostShards);
+
+    internal void Add(VideoResult result)
+    {
+        if (!result.Attempted)
+        {
+            // Settled before this run (a redone shard's finished videos): not progress of this run.
+            return;
+        }
+
+        if (result.Succeeded)
+        {
+            Interlocked.Increment(ref _done);
+            if (result.Reused)
+            {
+                Interlocked.Increment(ref _reused);
+            }
+        }
+        else
+        {
+            Interlocked.Increment(ref _failed);
+            FailuresByCode.AddOrUpdate(result.ErrorCode ?? ErrorCodes.Internal, 1, (_, n) => n + 1);
+        }
+
+        Interlocked.Add(ref _decodeMicros, (long)(result.DecodeSeconds * 1e6));
+        Interlocked.Add(ref _encodeMicros, (long)(result.EncodeSeconds * 1e6));
+    }
+}

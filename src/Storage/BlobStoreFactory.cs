@@ -1,0 +1,75 @@
+using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Storage.Internal;
+
+namespace TempMe.Pipeline.Storage;
+
+/// <summary>Opens an <see cref="IBlobStore"/> from an address (see <see cref="BlobAddress"/> for the forms).</summary>
+public static class BlobStoreFactory
+{
+    /// <summary>The environment variable holding the Azure Storage connection string used by <c>az://</c> addresses.</summary>
+    public const string ConnectionStringVariable = "AZURE_STORAGE_CONNECTION_STRING";
+
+    /// <summary>
+    /// Opens a store rooted at the address: names passed to it are relative to the address's folder or prefix.
+    /// <paramref name="connectionString"/> supplies the account and key for <c>az://</c> addresses, and the key for URLs
+    /// of the same account that carry no SAS. Throws <see cref="ArgumentException"/> for malformed addresses or missing credentials.
+    /// Azure containers are not created here; call <see cref="EnsureExistsAsync"/> for output stores.
+    /// </summary>
+    public static IBlobStore Open(string address, string? connectionString, AzureBlobStoreOptions? options = null)
+    {
+        var cs = string.IsNullOrWhiteSpace(connectionString) ? null : StorageConnectionString.Parse(connectionString);
+        var parsed = BlobAddress.Parse(address, cs?.BlobEndpoint);
+        if (parsed.Kind == BlobAddressKind.LocalFolder)
+        {
+            return new LocalFolderStore(parsed.LocalPath!);
+        }
+
+        if (parsed.IsShortForm)
+        {
+            if (cs is null)
+            {
+                throw new ArgumentException($"The storage address '{parsed}' uses the az:// form, which needs a connection string: set {ConnectionStringVariable} (or pass one). {BlobAddress.AcceptedForms}", nameof(address));
+            }
+
+            return new AzureBlobStore(cs.BlobEndpoint, parsed.Container!, parsed.Prefix, BlobCredential.FromConnectionString(cs), null, options);
+        }
+
+        BlobCredential credential;
+        if (parsed.Sas is { } sas)
+        {
+            credential = BlobCredential.FromSas(parsed.AccountName!, sas);
+        }
+        else if (cs is not null && string.Equals(cs.AccountName, parsed.AccountName, StringComparison.OrdinalIgnoreCase))
+        {
+            credential = BlobCredential.FromConnectionString(cs);
+        }
+        else
+        {
+            throw new ArgumentException(
+                $"The storage address '{parsed}' has no credentials for account '{parsed.AccountName}': add a SAS token to the URL (?sv=...&sig=...) or provide a connection string for that account ({ConnectionStringVariable}).",
+                nameof(address));
+        }
+
+        return new AzureBlobStore(parsed.ServiceEndpoint!, parsed.Container!, parsed.Prefix, credential, null, options);
+    }
+
+    /// <summary>Like <see cref="Open"/>, with the connection string read from <see cref="ConnectionStringVariable"/>.</summary>
+    public static IBlobStore OpenFromEnvironment(string address, AzureBlobStoreOptions? options = null) =>
+        Open(address, Environment.GetEnvironmentVariable(ConnectionStringVariable), options);
+
+    /// <summary>Makes sure the store can be written to: creates the Azure container or the local folder when missing.</summary>
+    public static Task EnsureExistsAsync(IBlobStore store, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        switch (store)
+        {
+            case AzureBlobStore azure:
+                return azure.EnsureContainerAsync(cancellationToken);
+            case LocalFolderStore local:
+                Directory.CreateDirectory(local.Root);
+                return Task.CompletedTask;
+            default:
+                return Task.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Text;
+using TempMe.Pipeline.Contracts;
+
+namespace TempMe.Pipeline.Media.Tests;
+
+[Collection(VideoCollection.Name)]
+public sealed class ProcessCleanupTests(Videos videos)
+{
+    /// <summary>Process ids whose command line mentions <paramref name="text"/> (from /proc/*/cmdline).</summary>
+    private static List<int> ProcessesMentioning(string text)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            try
+            {
+                var commandLine = Encoding.UTF8.GetString(File.ReadAllBytes(Path.Combine(dir, "cmdline"))).Replace('\0', ' ');
+                if (commandLine.Contains(text, StringComparison.Ordinal))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return found;
+    }
+
+    private static async Task<string> CopyAsync(string path, string name)
+    {
+        // A private copy, so no other test's ffmpeg can match the path.
+        var copy = Path.Combine(Path.GetDirectoryName(path)!, name);
+        File.Copy(path, copy, overwrite: true);
+        await Task.Yield();
+        return copy;
+    }
+
+    [Fact]
+    public async Task Timeout_kills_ffmpeg_and_reports_timeout()
+    {
+        var path = await CopyAsync(await videos.H264MkvNinety, "timeout-victim.mkv");
+        var seen = new List<int>();
+        void Watch(int pid, string commandLine)
+        {
+            if (commandLine.Contains(path, StringComparison.Ordinal) && commandLine.StartsWith("ffmpeg", StringComparison.Ordinal))
+            {
+                lock (seen)
+                {
+                    seen.Add(pid);
+                }
+            }
+        }
+
+        // -re makes ffmpeg read at the native rate: 90 s of video takes 90 s, far past the 1.5 s limit.
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = TimeSpan.FromSeconds(1.5) }) { ExtraInputArguments = ["-re"] };
+        Internal.ChildProcess.Started += Watch;
+        FrameSample sample;
+        try
+        {
+            sample = await sampler.SampleAsync(path, SamplingSettings.Default, CancellationToken.None);
+        }
+        finally
+        {
+            Internal.ChildProcess.Started -= Watch;
+        }
+
+        Assert.Equal(ErrorCodes.Timeout, sample.ErrorCode);
+        Assert.Contains("decoding", sample.Message, StringComparison.Ordinal);
+        Assert.InRange(sample.DecodeSeconds, 1.4, 10);
+        var pid = Assert.Single(seen);
+        Assert.False(Directory.Exists($"/proc/{pid}"), $"ffmpeg {pid} is still there");
+        Assert.Empty(ProcessesMentioning(path));
+    }
+
+    [Fact]
+    public async Task Cancellation_kills_ffmpeg_then_throws()
+    {
+        var path = await CopyAsync(await videos.H264MkvNinety, "cancel-victim.mkv");
+        var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Watch(int pid, string commandLine)
+        {
+            if (commandLine.Contains(path, StringComparison.Ordinal) && commandLine.StartsWith("ffmpeg", StringComparison.Ordinal))
+            {
+                started.TrySetResult(pid);
+            }
+        }
+
+        var sampler = new FfmpegFrameSampler() { ExtraInputArguments = ["-re"] };
+        using var cancel = new CancellationTokenSource();
+        Internal.ChildProcess.Started += Watch;
+        try
+        {
+            var run = sampler.SampleAsync(path, SamplingSettings.Default, cancel.Token);
+            var pid = await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Contains(pid, ProcessesMentioning(path));
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+            Assert.False(Directory.Exists($"/proc/{pid}"), $"ffmpeg {pid} is still there");
+            Assert.Empty(ProcessesMentioning(path));
+        }
+        finally
+        {
+            Internal.ChildProcess.Started -= Watch;
+        }
+    }
+}

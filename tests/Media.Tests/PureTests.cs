@@ -1,0 +1,168 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using TempMe.Pipeline.Media.Internal;
+
+namespace TempMe.Pipeline.Media.Tests;
+
+public sealed class ResizePlanTests
+{
+    [Theory]
+    // 320x240: short side 240 → 224, long int(224*320/240) = 298; crop x = round(74/2) = 37.
+    [InlineData(320, 240, 1.0, 0, 298, 224, 37, 0)]
+    // Turned 90°: 240x320 on screen.
+    [InlineData(320, 240, 1.0, 90, 224, 298, 0, 37)]
+    // SAR 2: 160x120 shows as 320x120 → 597x224; crop x = round(373/2) = round(186.5) = 186 (half to even).
+    [InlineData(160, 120, 2.0, 0, 597, 224, 186, 0)]
+    // 1x1 → 224x224, nothing to crop.
+    [InlineData(1, 1, 1.0, 0, 224, 224, 0, 0)]
+    // 4K: 3840x2160 → int(224*3840/2160) = 398; crop x = 87.
+    [InlineData(3840, 2160, 1.0, 0, 398, 224, 87, 0)]
+    // Portrait phone frame coded 1920x1080 turned 270°.
+    [InlineData(1920, 1080, 1.0, 270, 224, 398, 0, 87)]
+    public void Sizes_like_torchvision(int w, int h, double sar, int rotation, int sw, int sh, int x, int y)
+    {
+        var plan = ResizePlan.For(w, h, sar, rotation, 224);
+        Assert.Equal(new ResizePlan(sw, sh, x, y, 224), plan);
+        Assert.Equal($"scale={sw}:{sh}:flags=bicubic,setsar=1,crop=224:224:{x}:{y}", plan.ToFilter());
+    }
+}
+
+public sealed class ClipNormalizerTests
+{
+    [Fact]
+    public void Planes_match_the_scalar_formula_for_every_byte_value()
+    {
+        // 256 + 7 pixels: every byte value in each channel, plus a tail shorter than a vector.
+        const int pixels = 263;
+        var rgb = new byte[pixels * 3];
+        for (var p = 0; p < pixels; p++)
+        {
+            rgb[3 * p] = (byte)p;
+            rgb[(3 * p) + 1] = (byte)(255 - (p % 256));
+            rgb[(3 * p) + 2] = (byte)((p * 7) % 256);
+        }
+
+        var planar = new float[pixels * 3];
+        ClipNormalizer.NormalizeFrame(rgb, planar);
+        float[] mean = [0.48145466f, 0.4578275f, 0.40821073f];
+        float[] std = [0.26862954f, 0.26130258f, 0.27577711f];
+        for (var c = 0; c < 3; c++)
+        {
+            for (var p = 0; p < pixels; p++)
+            {
+                var expected = ((rgb[(3 * p) + c] / 255f) - mean[c]) / std[c];
+                Assert.Equal(expected, planar[(c * pixels) + p]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Rejects_mismatched_lengths() =>
+        Assert.Throws<ArgumentException>(() => ClipNormalizer.NormalizeFrame(new byte[6], new float[5]));
+}
+
+public sealed class ProbeResultTests
+{
+    [Theory]
+    [InlineData(90, 90)]
+    [InlineData(-90, 270)]
+    [InlineData(-180, 180)]
+    [InlineData(180, 180)]
+    [InlineData(270, 270)]
+    [InlineData(-270, 90)]
+    [InlineData(360, 0)]
+    [InlineData(89.9, 90)]
+    public void Rotation_is_a_positive_quarter_turn(double degrees, int expected) =>
+        Assert.Equal(expected, ProbeResult.NormaliseRotation(degrees));
+
+    [Fact]
+    public void Reads_the_first_video_stream_and_skips_cover_art()
+    {
+        const string json = """
+            {"streams":[
+              {"index":0,"codec_type":"audio","codec_name":"aac"},
+              {"index":1,"codec_type":"video","codec_name":"mjpeg","width":300,"height":300,"disposition":{"attached_pic":1}},
+              {"index":2,"codec_type":"video","codec_name":"h264","width":1920,"height":1080,"sample_aspect_ratio":"4:3",
+               "avg_frame_rate":"30000/1001","r_frame_rate":"30000/1001","nb_frames":"900","duration":"30.030000",
+               "side_data_list":[{"side_data_type":"Display Matrix","rotation":-90}]}],
+             "format":{"duration":"31.0"}}
+            """;
+        var probe = ProbeResult.Parse(json);
+        Assert.Equal(2, probe.VideoStreamIndex);
+        Assert.Equal("h264", probe.Codec);
+        Assert.Equal(4.0 / 3, probe.SampleAspectRatio, 12);
+        Assert.Equal(30000.0 / 1001, probe.AverageFrameRate!.Value, 12);
+        Assert.Equal(900, probe.ContainerFrameCount);
+        Assert.Equal(30.03, probe.DurationSeconds!.Value, 9);
+        Assert.Equal(270, probe.Rotation);
+    }
+
+    [Fact]
+    public void Old_rotate_tags_count_clockwise()
+    {
+        var probe = ProbeResult.Parse("""{"streams":[{"index":0,"codec_type":"video","codec_name":"h264","tags":{"rotate":"90"}}]}""");
+        Assert.Equal(270, probe.Rotation);
+    }
+
+    [Fact]
+    public void Reports_no_video_for_audio_only()
+    {
+        var probe = ProbeResult.Parse("""{"streams":[{"index":0,"codec_type":"audio","codec_name":"aac"}],"format":{"duration":"2.0"}}""");
+        Assert.Null(probe.VideoStreamIndex);
+        Assert.Equal(1, probe.StreamCount);
+        Assert.Equal(2.0, probe.DurationSeconds);
+    }
+
+    [Theory]
+    [InlineData("25/1", 25.0)]
+    [InlineData("0/0", null)]
+    [InlineData("1:1", 1.0)]
+    [InlineData("N/A", null)]
+    [InlineData("", null)]
+    public void Parses_ratios(string text, double? expected) => Assert.Equal(expected, ProbeResult.ParseRatio(text));
+}
+
+public sealed class ContainerSnifferTests
+{
+    [Fact]
+    public void Knows_mp4_mkv_and_avi_heads_and_not_text()
+    {
+        Assert.True(ContainerSniffer.LooksLikeVideoContainer("\0\0\0\u0020ftypisom"u8));
+        Assert.True(ContainerSniffer.LooksLikeVideoContainer([0x1A, 0x45, 0xDF, 0xA3, 0x01]));
+        Assert.True(ContainerSniffer.LooksLikeVideoContainer("RIFF\0\0\0\0AVI LIST"u8));
+        Assert.False(ContainerSniffer.LooksLikeVideoContainer("this is not a video"u8));
+        Assert.False(ContainerSniffer.LooksLikeVideoContainer([]));
+    }
+}
+
+public sealed class SafetensorsWriterTests
+{
+    [Fact]
+    public async Task Writes_header_length_padded_json_and_little_endian_floats()
+    {
+        float[] data = [1f, -2.5f, 3.25f, 0f, 1e-8f, float.MaxValue];
+        using var stream = new MemoryStream();
+        await SafetensorsWriter.WriteAsync(stream, [("frames", [1, 2, 3], data)], CancellationToken.None);
+        var bytes = stream.ToArray();
+
+        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        Assert.Equal(0, headerLength % 8);
+        Assert.Equal(8 + headerLength + (4 * data.Length), bytes.Length);
+        var header = Encoding.UTF8.GetString(bytes, 8, headerLength);
+        Assert.Equal(header.TrimEnd(), header.TrimEnd(' '));
+        using var json = JsonDocument.Parse(header);
+        var frames = json.RootElement.GetProperty("frames");
+        Assert.Equal("F32", frames.GetProperty("dtype").GetString());
+        Assert.Equal([1, 2, 3], frames.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal([0L, 24L], frames.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()));
+        for (var i = 0; i < data.Length; i++)
+        {
+            Assert.Equal(data[i], BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(8 + headerLength + (4 * i))));
+        }
+    }
+
+    [Fact]
+    public void Rejects_a_shape_that_does_not_match_the_data() =>
+        Assert.Throws<ArgumentException>(() => SafetensorsWriter.BuildHeader([("x", [2, 2], new float[3])]));
+}
