@@ -14,6 +14,10 @@ internal sealed class VisionTransformer
     private readonly int frames;
     private readonly int hd;
 
+    private static readonly bool Profile = Environment.GetEnvironmentVariable("TEMPME_PROFILE") == "1";
+    private readonly System.Diagnostics.Stopwatch profileWatch = new();
+    private readonly double[] phaseSeconds = new double[8];
+
     private float[] x = [], alt = [], size = [], sizeAlt = [], ln = [], qkv = [], attn = [], hidden = [], metric = [], keyBias = [];
     private int[] srcIdx = [], dstIdx = [], unmIdx = [];
 
@@ -108,7 +112,9 @@ internal sealed class VisionTransformer
         Ensure(ref dstIdx, maxTokens);
         Ensure(ref unmIdx, maxTokens);
 
+        profileWatch.Restart();
         Embed(video, rows);
+        Mark(0);
         size.AsSpan(0, rows * n).Fill(1f);
         var hasSize = false;
         trace?.OnHidden(-1, "input", x.AsSpan(0, rows * n * d), size.AsSpan(0, rows * n), rows, n, d);
@@ -125,13 +131,17 @@ internal sealed class VisionTransformer
                 cls *= f;
                 if (plan.RCross > 0)
                 {
+                    Mark(7);
                     MatchRows(plan.Layer, MergeKind.CrossClip, x, d, d, rows, n, cls, plan.RCross, trace);
+                    Mark(4);
                     if (temporal[plan.Layer] is { } e)
                     {
                         AddTemporal(e, rows, n, cls / f, f, plan.ClipsIn);
                     }
 
+                    Mark(7);
                     MergeRows(rows, n, cls, plan.RCross);
+                    Mark(5);
                     n -= plan.RCross;
                     hasSize = true;
                 }
@@ -139,8 +149,11 @@ internal sealed class VisionTransformer
 
             trace?.OnHidden(plan.Layer, "before_ln_1", x.AsSpan(0, rows * n * d), size.AsSpan(0, rows * n), rows, n, d);
             var tokens = rows * n;
+            Mark(7);
             LayerNorm.Rows(x, ln, tokens, d, blk.Ln1Weight, blk.Ln1Bias);
+            Mark(1);
             MatMul.Linear(ln.AsSpan(0, tokens * d), tokens, d, blk.InProjWeight, blk.InProjBias, 3 * d, qkv);
+            Mark(2);
             var useBias = hasSize && Schedule.PropAttn;
             if (useBias)
             {
@@ -148,29 +161,52 @@ internal sealed class VisionTransformer
             }
 
             AttentionRows(rows, n, useBias);
+            Mark(3);
             MatMul.Linear(attn.AsSpan(0, tokens * d), tokens, d, blk.OutProjWeight, blk.OutProjBias, d, ln);
+            Mark(2);
             TensorPrimitives.Add(x.AsSpan(0, tokens * d), ln.AsSpan(0, tokens * d), x.AsSpan(0, tokens * d));
 
             if (plan.RAfter > 0)
             {
+                Mark(7);
                 KeyMetric(tokens);
                 MatchRows(plan.Layer, plan.Role == LayerRole.ImgMe ? MergeKind.ImgMe : MergeKind.IntraClip, metric, hd, hd, rows, n, cls, plan.RAfter, trace);
+                Mark(4);
                 MergeRows(rows, n, cls, plan.RAfter);
+                Mark(5);
                 n -= plan.RAfter;
                 tokens = rows * n;
                 hasSize = true;
             }
 
             trace?.OnHidden(plan.Layer, "before_ln_2", x.AsSpan(0, tokens * d), size.AsSpan(0, tokens), rows, n, d);
+            Mark(7);
             LayerNorm.Rows(x, ln, tokens, d, blk.Ln2Weight, blk.Ln2Bias);
+            Mark(1);
             MatMul.Linear(ln.AsSpan(0, tokens * d), tokens, d, blk.FcWeight, blk.FcBias, w.MlpWidth, hidden);
+            Mark(2);
             QuickGelu.ApplyInPlace(hidden.AsSpan(0, tokens * w.MlpWidth));
+            Mark(6);
             MatMul.Linear(hidden.AsSpan(0, tokens * w.MlpWidth), tokens, w.MlpWidth, blk.ProjWeight, blk.ProjBias, d, ln);
+            Mark(2);
             TensorPrimitives.Add(x.AsSpan(0, tokens * d), ln.AsSpan(0, tokens * d), x.AsSpan(0, tokens * d));
             trace?.OnHidden(plan.Layer, "output", x.AsSpan(0, tokens * d), size.AsSpan(0, tokens), rows, n, d);
         }
 
         Pool(videos, rows, n, cls, frameMask, output);
+        if (Profile)
+        {
+            Console.Error.WriteLine($"profile: embed {phaseSeconds[0]:F2}s ln {phaseSeconds[1]:F2}s gemm {phaseSeconds[2]:F2}s attn {phaseSeconds[3]:F2}s match {phaseSeconds[4]:F2}s merge {phaseSeconds[5]:F2}s gelu {phaseSeconds[6]:F2}s other {phaseSeconds[7]:F2}s");
+        }
+    }
+
+    private void Mark(int phase)
+    {
+        if (Profile)
+        {
+            phaseSeconds[phase] += profileWatch.Elapsed.TotalSeconds;
+            profileWatch.Restart();
+        }
     }
 
     /// <summary>Frame embeddings <c>LN_post(CLS_t)·proj</c> of the last <see cref="Encode"/> call are not kept; this pools and normalises.</summary>

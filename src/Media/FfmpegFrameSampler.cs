@@ -19,10 +19,13 @@ namespace TempMe.Pipeline.Media;
 /// Frame picking. Short or variable-frame-rate videos are decoded in full and the chosen frame numbers kept with
 /// <c>select</c>; long constant-frame-rate videos open one input per chosen frame with <c>-ss</c> before <c>-i</c>
 /// (keyframe seek, then exact decode up to the frame; the results are bit-identical to <c>select</c>).
-/// Measured with <c>tempme bench-decode</c> (2 vCPU EPYC, ffmpeg 5.1, libx264 ultrafast CRF 28, keyframe every 250
-/// frames, 12 frames out, median of 3 runs): 30 s 720p 29.97 fps: select 0.97 s, seek 1.20 s; 10 min 1080p 25 fps:
-/// select 33.2 s, seek 2.49 s. Select cost grows with the length, seek cost with T × GOP, so they cross near
-/// 40-50 s at 720p; the default switch is at 60 s (<see cref="DefaultSeekMinDurationSeconds"/>).
+/// Measured with <c>tempme bench-decode --runs 3</c> (T = 12; 2 vCPU EPYC shared with other builds, load average
+/// 10-17, so absolute figures are noisy; ffmpeg 5.1; testsrc2 encoded with libx264 ultrafast CRF 28, so a keyframe
+/// every 250 frames), median seconds: 30 s 720p 29.97 fps: select 2.09, seek 5.87; 10 min 1080p 25 fps: select 41.4
+/// (best 30.8), seek 13.2 (best 7.3 in the automatic run). Select decodes all n frames; seek decodes about
+/// T × GOP / 2 frames (each seek lands on the keyframe before its frame), which is 1500 frames here, i.e. 60 s at
+/// 25 fps: that is where they cross. Hence the switch at 60 s for T = 12, scaled by T / 12 for larger T
+/// (<see cref="DefaultSeekMinDurationSeconds"/>). Videos with short GOPs (phones: 1-2 s) favour seeking more.
 /// </remarks>
 public sealed class FfmpegFrameSampler : IFrameSampler
 {
@@ -185,7 +188,8 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         var constantRate = probe.AverageFrameRate is { } avg && probe.RealFrameRate is { } real && Math.Abs(avg - real) <= 1e-3 * real;
         if (strategy == DecodeStrategy.Auto)
         {
-            strategy = constantRate && (probe.DurationSeconds ?? frameCount / fps.Value) >= _options.SeekMinDurationSeconds
+            var seekFrom = _options.SeekMinDurationSeconds * Math.Max(1.0, distinct.Length / 12.0);
+            strategy = constantRate && (probe.DurationSeconds ?? frameCount / fps.Value) >= seekFrom
                 ? DecodeStrategy.Seek
                 : DecodeStrategy.Select;
         }

@@ -13,9 +13,9 @@ public sealed record FfmpegFrameSamplerOptions
     public TimeSpan PerVideoTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>
-    /// Constant-frame-rate videos at least this long are decoded by seeking to each chosen frame (one input per frame in
-    /// one ffmpeg process) instead of decoding every frame and selecting. Default 60 s, from the measurements recorded
-    /// in <see cref="FfmpegFrameSampler"/>.
+    /// Constant-frame-rate videos at least this long (for 12 frames; scaled by frames / 12 above that) are decoded by
+    /// seeking to each chosen frame (one input per frame in one ffmpeg process) instead of decoding every frame and
+    /// selecting. Default 60 s, from the measurements recorded on <see cref="FfmpegFrameSampler"/>.
     /// </summary>
     public double SeekMinDurationSeconds { get; init; } = FfmpegFrameSampler.DefaultSeekMinDurationSeconds;
 

@@ -66,7 +66,7 @@ public sealed class BlobAddress
     private string Original { get; }
 
     /// <summary>Parses an address; throws <see cref="ArgumentException"/> naming the problem and the accepted forms.</summary>
-    public static BlobAddress Parse(string address) => Parse(address, null);
+    public static BlobAddress Parse(string address) => Parse(address, null, null);
 
     /// <summary>Whether <paramref name="uri"/> is addressed path-style (<c>http://host:port/ACCOUNT/CONTAINER</c>): its host is an IP address or localhost.</summary>
     internal static bool IsPathStyleHost(Uri uri) =>
@@ -76,7 +76,7 @@ public sealed class BlobAddress
     /// Parses an address; <paramref name="knownEndpoint"/> (a connection string's blob endpoint) lets URLs on a custom host
     /// be split into endpoint and container.
     /// </summary>
-    internal static BlobAddress Parse(string address, Uri? knownEndpoint)
+    internal static BlobAddress Parse(string address, Uri? knownEndpoint, string? knownAccount)
     {
         if (string.IsNullOrWhiteSpace(address))
         {
@@ -96,7 +96,7 @@ public sealed class BlobAddress
             case "az":
                 return ParseShort(address, shown);
             case "http" or "https":
-                return ParseUrl(address, shown, knownEndpoint);
+                return ParseUrl(address, shown, knownEndpoint, knownAccount);
             default:
                 throw new ArgumentException($"The storage address '{shown}' has the unsupported scheme '{scheme}://'. {AcceptedForms}", nameof(address));
         }
@@ -154,7 +154,8 @@ public sealed class BlobAddress
             throw new ArgumentException($"The storage address '{shown}' names the remote host '{uri.Host}'; file:// addresses must be local (file:///absolute/path). {AcceptedForms}", nameof(address));
         }
 
-        return new BlobAddress(BlobAddressKind.LocalFolder, address) { LocalPath = FullPath(uri.LocalPath, shown) };
+        var local = string.IsNullOrEmpty(uri.Host) ? uri.LocalPath : new Uri("file://" + uri.AbsolutePath).LocalPath;
+        return new BlobAddress(BlobAddressKind.LocalFolder, address) { LocalPath = FullPath(local, shown) };
     }
 
     private static BlobAddress ParseShort(string address, string shown)
@@ -177,7 +178,7 @@ public sealed class BlobAddress
         return new BlobAddress(BlobAddressKind.AzureBlob, address) { IsShortForm = true, Container = container, Prefix = NormalizePrefix(prefix, shown) };
     }
 
-    private static BlobAddress ParseUrl(string address, string shown, Uri? knownEndpoint)
+    private static BlobAddress ParseUrl(string address, string shown, Uri? knownEndpoint, string? knownAccount)
     {
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
         {
@@ -214,7 +215,7 @@ public sealed class BlobAddress
             endpoint = StorageConnectionString.EnsureTrailingSlash(knownEndpoint);
             var endpointSegments = endpoint.AbsolutePath.Trim('/');
             containerIndex = endpointSegments.Length == 0 ? 0 : endpointSegments.Split('/').Length;
-            account = IsPathStyleHost(endpoint) && containerIndex > 0 ? endpointSegments.Split('/')[0] : endpoint.Host.Split('.')[0];
+            account = knownAccount ?? (IsPathStyleHost(endpoint) && containerIndex > 0 ? endpointSegments.Split('/')[0] : endpoint.Host.Split('.')[0]);
         }
         else if (IsPathStyleHost(uri))
         {

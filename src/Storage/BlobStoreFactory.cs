@@ -18,7 +18,7 @@ public static class BlobStoreFactory
     public static IBlobStore Open(string address, string? connectionString, AzureBlobStoreOptions? options = null)
     {
         var cs = string.IsNullOrWhiteSpace(connectionString) ? null : StorageConnectionString.Parse(connectionString);
-        var parsed = BlobAddress.Parse(address, cs?.BlobEndpoint);
+        var parsed = BlobAddress.Parse(address, cs?.BlobEndpoint, cs?.AccountName);
         if (parsed.Kind == BlobAddressKind.LocalFolder)
         {
             return new LocalFolderStore(parsed.LocalPath!);

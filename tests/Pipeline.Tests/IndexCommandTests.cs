@@ -46,7 +46,7 @@ public sealed class IndexCommandTests : IDisposable
         Assert.Equal(4, counts.GetProperty("indexed").GetInt32());
         Assert.Equal(2, counts.GetProperty("failed").GetInt32());
         Assert.Equal(12, index.RootElement.GetProperty("sampling").GetProperty("frames").GetInt32());
-        Assert.Equal(64, index.RootElement.GetProperty("model").GetProperty("fingerprint").GetString()!.Length);
+        Assert.Matches("^sha256:[0-9a-f]{64}$", index.RootElement.GetProperty("model").GetProperty("fingerprint").GetString());
 
         // Every video exactly once, in parts readable as .npy, rows unit length, metadata row-aligned.
         var rows = ReadAllRows(output, index.RootElement);

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Media;
 using TempMe.Pipeline.Media.Internal;
@@ -111,7 +110,8 @@ internal static class BenchDecodeCommand
 
         if (process.ExitCode != 0)
         {
-            throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"ffmpeg could not make {item.File}: {await errors}"));
+            var message = await errors;
+            throw new UsageException($"ffmpeg could not make {item.File}: {message}");
         }
 
         File.Move(path + ".part" + Path.GetExtension(path), path, overwrite: true);

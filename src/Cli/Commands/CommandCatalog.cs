@@ -12,6 +12,11 @@ internal static class CommandCatalog
         yield return FramesCommand.Create();
         yield return EmbedTensorCommand.Create();
         yield return BenchEncoderCommand.Create();
+        yield return SubmitCommand.Create();
+        yield return StatusCommand.Create();
+        yield return SiloCommand.Create();
+        yield return WorkerCommand.Create();
         yield return BenchDecodeCommand.Create();
+        yield return BenchIndexCommand.Create();
     }
 }

@@ -10,7 +10,7 @@ internal sealed class StorageConnectionString
     public const string DevelopmentAccountName = "devstoreaccount1";
 
     /// <summary>The Azurite well-known key (public, documented by Microsoft).</summary>
-    public const string DevelopmentAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UOtgfVVXJG1d9nXj+wpxr5rGb4p2Z5lS0cQ==";
+    public const string DevelopmentAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     /// <summary>The Azurite blob endpoint.</summary>
     public static readonly Uri DevelopmentBlobEndpoint = new("http://127.0.0.1:10000/devstoreaccount1/");

@@ -9,7 +9,7 @@ internal static class Azurite
     public const string Variable = "TEMPME_TEST_BLOB";
 
     public const string DefaultConnectionString =
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UOtgfVVXJG1d9nXj+wpxr5rGb4p2Z5lS0cQ==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;";
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;";
 
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static bool _reachable;
@@ -65,7 +65,18 @@ internal static class Azurite
     {
         await EnsureReachableAsync();
         var store = AzureBlobStore.FromConnectionString(ConnectionString, container ?? NewContainerName(), prefix, options);
-        await store.EnsureContainerAsync(CancellationToken.None);
+        try
+        {
+            await store.EnsureContainerAsync(CancellationToken.None);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new InvalidOperationException(
+                $"The blob service refused the account key from {(Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } ? Variable : "the built-in Azurite default")}. " +
+                "Azurite's well-known devstoreaccount1 key ends in '...Fq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='.",
+                ex);
+        }
+
         return store;
     }
 }

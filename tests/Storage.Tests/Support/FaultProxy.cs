@@ -16,12 +16,16 @@ internal sealed class FaultProxy : IAsyncDisposable
     private readonly Uri _target;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
+    private readonly FaultKind _kind;
+    private readonly int _cutAfterBytes;
     private int _remainingFailures;
     private int _failed;
     private int _forwardedConnections;
 
-    public FaultProxy(Uri target, int failures)
+    public FaultProxy(Uri target, int failures, FaultKind kind = FaultKind.ServerBusy, int cutAfterBytes = 0)
     {
+        _kind = kind;
+        _cutAfterBytes = cutAfterBytes;
         _target = target;
         _remainingFailures = failures;
         _listener = new TcpListener(IPAddress.Loopback, 0);
@@ -82,22 +86,27 @@ internal sealed class FaultProxy : IAsyncDisposable
             try
             {
                 var stream = client.GetStream();
-                if (Interlocked.Decrement(ref _remainingFailures) >= 0)
+                if (_kind == FaultKind.CutResponse)
                 {
-                    await DrainRequestAsync(stream);
-                    var response = Encoding.ASCII.GetBytes("HTTP/1.1 503 Server Busy\r\nContent-Length: 0\r\nx-ms-error-code: ServerBusy\r\nConnection: close\r\n\r\n");
-                    await stream.WriteAsync(response, _stop.Token);
-                    Interlocked.Increment(ref _failed);
+                    await ForwardAsync(stream, Interlocked.Decrement(ref _remainingFailures) >= 0 ? _cutAfterBytes : -1);
                     return;
                 }
 
-                Interlocked.Increment(ref _forwardedConnections);
-                using var upstream = new TcpClient();
-                await upstream.ConnectAsync(_target.Host, _target.Port, _stop.Token);
-                var up = upstream.GetStream();
-                var a = PumpAsync(stream, up);
-                var b = PumpAsync(up, stream);
-                await Task.WhenAny(a, b);
+                if (Interlocked.Decrement(ref _remainingFailures) >= 0)
+                {
+                    await DrainRequestAsync(stream);
+                    Interlocked.Increment(ref _failed);
+                    if (_kind == FaultKind.Hang)
+                    {
+                        await Task.Delay(Timeout.Infinite, _stop.Token);
+                    }
+
+                    var response = Encoding.ASCII.GetBytes("HTTP/1.1 503 Server Busy\r\nContent-Length: 0\r\nx-ms-error-code: ServerBusy\r\nConnection: close\r\n\r\n");
+                    await stream.WriteAsync(response, _stop.Token);
+                    return;
+                }
+
+                await ForwardAsync(stream, -1);
             }
             catch (Exception)
             {
@@ -106,12 +115,36 @@ internal sealed class FaultProxy : IAsyncDisposable
         }
     }
 
-    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    private async Task ForwardAsync(NetworkStream client, int cutAfterBytes)
+    {
+        Interlocked.Increment(ref _forwardedConnections);
+        using var upstream = new TcpClient();
+        await upstream.ConnectAsync(_target.Host, _target.Port, _stop.Token);
+        var up = upstream.GetStream();
+        var a = PumpAsync(client, up, -1);
+        var b = PumpAsync(up, client, cutAfterBytes);
+        await Task.WhenAny(a, b);
+        if (cutAfterBytes >= 0)
+        {
+            Interlocked.Increment(ref _failed);
+            client.Socket.LingerState = new LingerOption(true, 0); // reset, like a dropped connection
+        }
+    }
+
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, int limit)
     {
         var buffer = new byte[81920];
+        long total = 0;
         int n;
         while ((n = await from.ReadAsync(buffer, _stop.Token)) > 0)
         {
+            if (limit >= 0 && total + n >= limit)
+            {
+                await to.WriteAsync(buffer.AsMemory(0, (int)(limit - total)), _stop.Token);
+                return;
+            }
+
+            total += n;
             await to.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
         }
     }
@@ -151,6 +184,19 @@ internal sealed class FaultProxy : IAsyncDisposable
 
             length -= n;
         }
+    }
+
+    /// <summary>How the first requests fail.</summary>
+    public enum FaultKind
+    {
+        /// <summary>Answer 503 Server Busy.</summary>
+        ServerBusy,
+
+        /// <summary>Read the request and never answer (the client's attempt timeout fires).</summary>
+        Hang,
+
+        /// <summary>Forward, but drop the connection after <c>cutAfterBytes</c> bytes of the answer.</summary>
+        CutResponse,
     }
 
     private static bool EndsWithBlankLine(List<byte> b) =>

@@ -1,0 +1,741 @@
+using System.Net.Sockets;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Polly;
+using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Grains.Internal;
+
+namespace TempMe.Pipeline.Grains.Postgres;
+
+/// <summary>
+/// The distributed ledger over PostgreSQL: many jobs, per-video rows, shards claimed with
+/// <c>FOR UPDATE SKIP LOCKED</c> in short transactions, leases renewed by heartbeats, and job counters kept in the
+/// same transactions that change videos and shards. Every call runs as one transaction retried as a whole on
+/// transient faults, so a PostgreSQL restart delays workers but loses or duplicates nothing.
+/// </summary>
+public sealed class PostgresLedger : IAsyncDisposable
+{
+    private const long MigrationLockKey = 0x7465_6D70_6D65; // "tempme"
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly ResiliencePipeline _retry;
+    private readonly ResiliencePipeline _renewRetry;
+
+    private PostgresLedger(NpgsqlDataSource dataSource, TimeSpan retryBudget, Action<Exception, TimeSpan>? onRetry)
+    {
+        _dataSource = dataSource;
+        _retry = PostgresRetry.Create(retryBudget, onRetry);
+        _renewRetry = PostgresRetry.Create(TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, retryBudget.Ticks / 2)), onRetry);
+    }
+
+    /// <summary>
+    /// Creates a ledger over <paramref name="connectionString"/> without touching the server.
+    /// <paramref name="retryBudget"/> is how long one call keeps retrying transient faults (30 s by default).
+    /// </summary>
+    public static PostgresLedger Create(string connectionString, TimeSpan? retryBudget = null, Action<Exception, TimeSpan>? onRetry = null)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        builder.ConnectionStringBuilder.ApplicationName ??= "tempme";
+        if (builder.ConnectionStringBuilder.Timeout == 15)
+        {
+            builder.ConnectionStringBuilder.Timeout = 5;
+        }
+
+        return new PostgresLedger(builder.Build(), retryBudget ?? TimeSpan.FromSeconds(30), onRetry);
+    }
+
+    /// <summary>The newest schema version this build knows.</summary>
+    public static int LatestSchemaVersion => SqlScripts.Migrations("PostgreSQL").Max(m => m.Version);
+
+    /// <summary>
+    /// Applies pending migrations in one transaction under an advisory lock, so two silos starting together do not race.
+    /// Safe to call on every start.
+    /// </summary>
+    public Task MigrateAsync(CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await ExecAsync(conn, tx, $"SELECT pg_advisory_xact_lock({MigrationLockKey})", ct);
+        await ExecAsync(conn, tx, "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())", ct);
+        var current = Convert.ToInt32(await ScalarAsync(conn, tx, "SELECT COALESCE(MAX(version), 0) FROM schema_version", ct), System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (version, sql) in SqlScripts.Migrations("PostgreSQL").Where(m => m.Version > current))
+        {
+            await ExecAsync(conn, tx, sql, ct);
+            await using var mark = Cmd(conn, tx, "INSERT INTO schema_version (version) VALUES ($1)", version);
+            await mark.ExecuteNonQueryAsync(ct);
+        }
+
+        return true;
+    }, cancellationToken);
+
+    /// <summary>Whether the database answers and holds the latest schema; never retries, for readiness probes.</summary>
+    public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var conn = await _dataSource.OpenConnectionAsync(cancellationToken);
+            await using var cmd = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM schema_version", conn) { CommandTimeout = 3 };
+            var version = Convert.ToInt32(await cmd.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+            return version >= LatestSchemaVersion;
+        }
+        catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Records a new job in state <see cref="JobStates.Queued"/>; the silo lists its source next.</summary>
+    public Task<string> CreateJobAsync(DistributedJobSpec spec, CancellationToken cancellationToken)
+    {
+        var id = $"job-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+        return RunAsync(async (conn, tx, ct) =>
+        {
+            await using var insert = Cmd(conn, tx, """
+                INSERT INTO jobs (id, spec, source, output, model, frames, shard_size, max_attempts)
+                VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8)
+                """, id, JsonSerializer.Serialize(spec), spec.Source, spec.Output, spec.Model, spec.Frames, spec.ShardSize, spec.MaxAttempts);
+            await insert.ExecuteNonQueryAsync(ct);
+            return id;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Streams a source listing into the ledger with binary COPY into a staging table, then numbers the videos in
+    /// ordinal source order and cuts them into shards in one INSERT..SELECT, all in one transaction. Returns the
+    /// number of videos registered, or null when the job was no longer queued (another silo registered it, or it was cancelled).
+    /// </summary>
+    public Task<long?> RegisterListingAsync(string jobId, Func<CancellationToken, IAsyncEnumerable<SourceVideo>> listing, CancellationToken cancellationToken) =>
+        RunAsync<long?>(async (conn, tx, ct) =>
+        {
+            int shardSize;
+            await using (var job = Cmd(conn, tx, "SELECT state, shard_size FROM jobs WHERE id = $1 FOR UPDATE", jobId))
+            await using (var reader = await job.ExecuteReaderAsync(ct))
+            {
+                if (!await reader.ReadAsync(ct) || reader.GetString(0) != JobStates.Queued)
+                {
+                    return null;
+                }
+
+                shardSize = reader.GetInt32(1);
+            }
+
+            await ExecAsync(conn, tx, "CREATE TEMP TABLE staging (source text NOT NULL, size bigint NOT NULL, modified timestamptz NOT NULL) ON COMMIT DROP", ct);
+            await using (var import = await conn.BeginBinaryImportAsync("COPY staging (source, size, modified) FROM STDIN (FORMAT BINARY)", ct))
+            {
+                await foreach (var video in listing(ct).WithCancellation(ct))
+                {
+                    await import.StartRowAsync(ct);
+                    await import.WriteAsync(video.Source, NpgsqlDbType.Text, ct);
+                    await import.WriteAsync(video.Size, NpgsqlDbType.Bigint, ct);
+                    await import.WriteAsync(video.ModifiedUtc.ToUniversalTime(), NpgsqlDbType.TimestampTz, ct);
+                }
+
+                await import.CompleteAsync(ct);
+            }
+
+            long count;
+            await using (var insert = Cmd(conn, tx, """
+                INSERT INTO videos (job_id, id, source, size, modified, shard_id)
+                SELECT $1, rn, source, size, modified, rn / $2
+                FROM (SELECT source, size, modified, row_number() OVER (ORDER BY source COLLATE "C") - 1 AS rn FROM staging) s
+                """, jobId, (long)shardSize))
+            {
+                count = await insert.ExecuteNonQueryAsync(ct);
+            }
+
+            var shards = (count + shardSize - 1) / shardSize;
+            await using (var shardRows = Cmd(conn, tx, "INSERT INTO shards (job_id, id) SELECT $1, g FROM generate_series(0::bigint, $2::bigint - 1) g", jobId, shards))
+            {
+                await shardRows.ExecuteNonQueryAsync(ct);
+            }
+
+            await using (var update = Cmd(conn, tx, """
+                UPDATE jobs SET total = $2, pending = $2, shards_total = $3, started = now(),
+                    state = CASE WHEN $2 = 0 THEN 'completed' ELSE 'running' END,
+                    finished = CASE WHEN $2 = 0 THEN now() END
+                WHERE id = $1
+                """, jobId, count, shards))
+            {
+                await update.ExecuteNonQueryAsync(ct);
+            }
+
+            return count;
+        }, cancellationToken);
+
+    /// <summary>Marks a job failed with a message (for example when its source cannot be listed).</summary>
+    public Task FailJobAsync(string jobId, string message, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'failed', message = $2, finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId, message);
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    /// <summary>Ids of jobs whose source is not yet listed, oldest first.</summary>
+    public Task<IReadOnlyList<string>> ListQueuedJobIdsAsync(CancellationToken cancellationToken) =>
+        ReadIdsAsync("SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq", cancellationToken);
+
+    /// <summary>Ids of terminal jobs whose <c>index.json</c> is not yet written.</summary>
+    public Task<IReadOnlyList<string>> ListJobsNeedingManifestAsync(CancellationToken cancellationToken) =>
+        ReadIdsAsync("SELECT id FROM jobs WHERE state IN ('completed', 'completed_with_failures') AND NOT manifest_written ORDER BY seq", cancellationToken);
+
+    /// <summary>Records that the manifest of a job was written.</summary>
+    public Task MarkManifestWrittenAsync(string jobId, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET manifest_written = true WHERE id = $1", jobId);
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    /// <summary>The oldest running job that has a shard to claim now (queued, or with an expired lease); null when none.</summary>
+    public async Task<string?> FindClaimableJobAsync(CancellationToken cancellationToken)
+    {
+        var ids = await ReadIdsAsync("""
+            SELECT j.id FROM jobs j
+            WHERE j.state = 'running' AND (
+                EXISTS (SELECT 1 FROM shards s WHERE s.job_id = j.id AND s.state = 'queued')
+                OR EXISTS (SELECT 1 FROM shards s WHERE s.job_id = j.id AND s.state = 'leased' AND s.lease_expires < now()))
+            ORDER BY j.seq LIMIT 1
+            """, cancellationToken);
+        return ids.Count == 0 ? null : ids[0];
+    }
+
+    /// <summary>Stores the model facts a worker found for a job (first writer wins).</summary>
+    public Task SetJobModelAsync(string jobId, string fingerprint, int embeddingSize, string samplingKey, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET model_fingerprint = $2, embedding_size = $3, sampling_key = $4 WHERE id = $1 AND model_fingerprint IS NULL", jobId, fingerprint, embeddingSize, samplingKey);
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    /// <summary>One job with its counters; null when unknown. Reads one row.</summary>
+    public async Task<JobStatus?> GetJobAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var jobs = await ReadJobsAsync("WHERE id = $1", [jobId], cancellationToken);
+        return jobs.Count == 0 ? null : jobs[0];
+    }
+
+    /// <summary>The newest jobs first, at most <paramref name="limit"/>.</summary>
+    public Task<IReadOnlyList<JobStatus>> ListJobsAsync(int limit, CancellationToken cancellationToken) =>
+        ReadJobsAsync("ORDER BY seq DESC LIMIT $1", [limit], cancellationToken);
+
+    /// <summary>Cancels a queued or running job; returns false when it was already terminal or unknown.</summary>
+    public Task<bool> CancelJobAsync(string jobId, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'cancelled', finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId);
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }, cancellationToken);
+
+    /// <summary>
+    /// Makes every finally failed video of a job pending again with fresh attempts, requeues their shards and reopens the
+    /// job. Returns the number of videos requeued.
+    /// </summary>
+    public Task<long> RetryFailedAsync(string jobId, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, """
+            WITH r AS (
+                UPDATE videos SET state = 'pending', attempts = 0, error_code = NULL, message = NULL
+                WHERE job_id = $1 AND state = 'failed' RETURNING shard_id),
+            s AS (
+                UPDATE shards SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires = NULL
+                WHERE job_id = $1 AND state = 'done' AND id IN (SELECT shard_id FROM r) RETURNING id),
+            j AS (
+                UPDATE jobs SET failed = failed - (SELECT count(*) FROM r), pending = pending + (SELECT count(*) FROM r),
+                    shards_done = shards_done - (SELECT count(*) FROM s),
+                    state = CASE WHEN (SELECT count(*) FROM r) > 0 AND state IN ('completed', 'completed_with_failures') THEN 'running' ELSE state END,
+                    finished = CASE WHEN (SELECT count(*) FROM r) > 0 AND state IN ('completed', 'completed_with_failures') THEN NULL ELSE finished END,
+                    manifest_written = CASE WHEN (SELECT count(*) FROM r) > 0 THEN false ELSE manifest_written END
+                WHERE id = $1 AND state IN ('running', 'completed', 'completed_with_failures') RETURNING id)
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM j) THEN (SELECT count(*) FROM r) ELSE -1 END
+            """, jobId);
+        var count = (long)(await cmd.ExecuteScalarAsync(ct))!;
+        if (count < 0)
+        {
+            // Not retryable (unknown, cancelled or failed job): undo the video changes.
+            await tx.RollbackAsync(ct);
+            return 0L;
+        }
+
+        return count;
+    }, cancellationToken, commit: true);
+
+    /// <summary>Videos that failed for good, in listing order (at most <paramref name="limit"/>).</summary>
+    public Task<IReadOnlyList<FailureRecord>> ListFailuresAsync(string jobId, int limit, CancellationToken cancellationToken) => RunAsync<IReadOnlyList<FailureRecord>>(async (conn, tx, ct) =>
+    {
+        var failures = new List<FailureRecord>();
+        await using var cmd = Cmd(conn, tx, "SELECT source, error_code, message, attempts FROM videos WHERE job_id = $1 AND state = 'failed' ORDER BY id LIMIT $2", jobId, limit);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            failures.Add(new FailureRecord(reader.GetString(0), reader.IsDBNull(1) ? ErrorCodes.Internal : reader.GetString(1), reader.IsDBNull(2) ? "" : reader.GetString(2), reader.GetInt32(3)));
+        }
+
+        return failures;
+    }, cancellationToken);
+
+    /// <summary>The parts written by finished shards, in part order.</summary>
+    public Task<IReadOnlyList<PartRecord>> ListPartsAsync(string jobId, CancellationToken cancellationToken) => RunAsync<IReadOnlyList<PartRecord>>(async (conn, tx, ct) =>
+    {
+        var parts = new List<PartRecord>();
+        await using var cmd = Cmd(conn, tx, "SELECT id, part_name, row_count FROM shards WHERE job_id = $1 AND state = 'done' AND part_name IS NOT NULL ORDER BY id", jobId);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            parts.Add(new PartRecord((int)reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2)));
+        }
+
+        return parts;
+    }, cancellationToken);
+
+    /// <summary>
+    /// Requeues shards whose lease ran out (their holder died or stalled). Each pending video of such a shard is
+    /// charged one attempt; one that reaches the job's attempt limit this way fails for good with
+    /// <see cref="ErrorCodes.LeaseExpired"/>, so a video that kills workers is eventually quarantined.
+    /// Returns the number of shards requeued.
+    /// </summary>
+    public Task<int> SweepExpiredLeasesAsync(CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        var expired = new List<(string Job, long Shard)>();
+        await using (var pick = Cmd(conn, tx, "SELECT job_id, id FROM shards WHERE state = 'leased' AND lease_expires < now() ORDER BY lease_expires LIMIT 500 FOR UPDATE SKIP LOCKED"))
+        await using (var reader = await pick.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                expired.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+        }
+
+        foreach (var (job, shard) in expired)
+        {
+            await ChargeExpiredLeaseAsync(conn, tx, job, shard, ct);
+            await using var requeue = Cmd(conn, tx, "UPDATE shards SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires = NULL WHERE job_id = $1 AND id = $2", job, shard);
+            await requeue.ExecuteNonQueryAsync(ct);
+        }
+
+        return expired.Count;
+    }, cancellationToken);
+
+    /// <summary>Writes a worker's heartbeat row.</summary>
+    public Task ReportWorkerAsync(WorkerReport report, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, """
+            INSERT INTO workers (id, host, started, last_heartbeat, current_job, videos_done, videos_failed, decode_seconds, encode_seconds)
+            VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8)
+            ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), current_job = excluded.current_job, videos_done = excluded.videos_done,
+                videos_failed = excluded.videos_failed, decode_seconds = excluded.decode_seconds, encode_seconds = excluded.encode_seconds
+            """, report.Id, report.Host, report.Started.ToUniversalTime(), (object?)report.CurrentJob ?? DBNull.Value, report.VideosDone, report.VideosFailed, report.DecodeSeconds, report.EncodeSeconds);
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    /// <summary>
+    /// A view of the ledger restricted to one job, as the shared <c>ShardPipeline</c> needs it: claims take only this
+    /// job's shards and the embedding cache is keyed by <paramref name="modelKey"/> (see <see cref="JobRecord.ModelKey"/>).
+    /// </summary>
+    public IShardLedger ForJob(string jobId, string modelKey) => new PostgresJobLedger(this, jobId, modelKey);
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    internal async Task<ShardLease?> ClaimShardAsync(string jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
+        await RunAsync(async (conn, tx, ct) =>
+        {
+            await using (var job = Cmd(conn, tx, "SELECT state FROM jobs WHERE id = $1", jobId))
+            {
+                if (await job.ExecuteScalarAsync(ct) as string != JobStates.Running)
+                {
+                    return null;
+                }
+            }
+
+            long? shard;
+            await using (var queued = Cmd(conn, tx, "SELECT id FROM shards WHERE job_id = $1 AND state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", jobId))
+            {
+                shard = await queued.ExecuteScalarAsync(ct) as long?;
+            }
+
+            if (shard is null)
+            {
+                await using var expired = Cmd(conn, tx, "SELECT id FROM shards WHERE job_id = $1 AND state = 'leased' AND lease_expires < now() ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", jobId);
+                shard = await expired.ExecuteScalarAsync(ct) as long?;
+                if (shard is null)
+                {
+                    return null;
+                }
+
+                await ChargeExpiredLeaseAsync(conn, tx, jobId, shard.Value, ct);
+            }
+
+            var token = Guid.NewGuid();
+            DateTimeOffset expires;
+            await using (var take = Cmd(conn, tx, """
+                UPDATE shards SET state = 'leased', lease_owner = $3, lease_token = $4, lease_expires = now() + make_interval(secs => $5), attempts = attempts + 1
+                WHERE job_id = $1 AND id = $2 RETURNING lease_expires
+                """, jobId, shard.Value, workerId, token, lease.TotalSeconds))
+            {
+                expires = new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await take.ExecuteScalarAsync(ct))!, DateTimeKind.Utc));
+            }
+
+            var videos = new List<ShardVideo>();
+            await using (var members = Cmd(conn, tx, """
+                SELECT id, source, size, attempts, state, content_sha256, error_code, message
+                FROM videos WHERE job_id = $1 AND shard_id = $2 ORDER BY id
+                """, jobId, shard.Value))
+            await using (var reader = await members.ExecuteReaderAsync(ct))
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    videos.Add(new ShardVideo(
+                        reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt32(3), ParseState(reader.GetString(4)),
+                        reader.IsDBNull(5) ? null : reader.GetString(5),
+                        reader.IsDBNull(6) ? null : reader.GetString(6),
+                        reader.IsDBNull(7) ? null : reader.GetString(7)));
+                }
+            }
+
+            return new ShardLease(jobId, shard.Value, checked((int)shard.Value), videos, token, expires);
+        }, cancellationToken);
+
+    internal async Task<bool> RenewLeaseAsync(ShardLease shard, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunAsync(async (conn, tx, ct) =>
+            {
+                await using var cmd = Cmd(conn, tx, """
+                    UPDATE shards s SET lease_expires = now() + make_interval(secs => $4)
+                    FROM jobs j
+                    WHERE s.job_id = $1 AND s.id = $2 AND s.lease_token = $3 AND s.state = 'leased' AND j.id = s.job_id AND j.state = 'running'
+                    """, shard.JobId, shard.ShardId, shard.LeaseToken, lease.TotalSeconds);
+                return await cmd.ExecuteNonQueryAsync(ct) == 1;
+            }, cancellationToken, pipeline: _renewRetry);
+        }
+        catch (Exception e) when (PostgresRetry.IsTransient(e))
+        {
+            // The database stayed away for too long: treat the lease as lost; completion will tell for sure.
+            return false;
+        }
+    }
+
+    internal Task<CachedEmbedding?> FindEmbeddingAsync(string modelKey, string contentSha256, CancellationToken cancellationToken) => RunAsync<CachedEmbedding?>(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, "SELECT vector, duration_s, timestamps_json FROM embeddings WHERE content_sha256 = $1 AND model_key = $2", contentSha256, modelKey);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+
+        return new CachedEmbedding(
+            EmbeddingCodec.FromBytes((byte[])reader.GetValue(0)),
+            reader.IsDBNull(1) ? null : reader.GetDouble(1),
+            EmbeddingCodec.TimestampsFromJson(reader.GetString(2)));
+    }, cancellationToken);
+
+    internal Task RecordVideoResultsAsync(string modelKey, ShardLease shard, IReadOnlyList<VideoResult> results, CancellationToken cancellationToken)
+    {
+        var succeeded = results.Where(r => r.Succeeded && r.ContentSha256 is not null).ToList();
+        if (succeeded.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        return RunAsync(async (conn, tx, ct) =>
+        {
+            await using (var cache = Cmd(conn, tx, """
+                INSERT INTO embeddings (content_sha256, model_key, vector, duration_s, timestamps_json)
+                SELECT sha, $2, vector, duration, ts FROM unnest($1::text[], $3::bytea[], $4::float8[], $5::text[]) AS u(sha, vector, duration, ts)
+                ON CONFLICT (content_sha256, model_key) DO NOTHING
+                """,
+                succeeded.Select(r => r.ContentSha256!).ToArray(),
+                modelKey,
+                succeeded.Select(r => EmbeddingCodec.ToBytes(r.Embedding!.Vector)).ToArray(),
+                succeeded.Select(r => r.Embedding!.DurationSeconds).ToArray(),
+                succeeded.Select(r => EmbeddingCodec.TimestampsToJson(r.Embedding!.TimestampsSeconds)).ToArray()))
+            {
+                await cache.ExecuteNonQueryAsync(ct);
+            }
+
+            var old = await LockVideoStatesAsync(conn, tx, shard.JobId, succeeded.Select(r => r.VideoId).ToArray(), ct);
+            var changes = succeeded.Where(r => old.TryGetValue(r.VideoId, out var o) && o.State != "done").ToList();
+            if (changes.Count == 0)
+            {
+                return 0;
+            }
+
+            await using (var update = Cmd(conn, tx, """
+                UPDATE videos v SET state = 'done', content_sha256 = u.sha, error_code = NULL, message = NULL,
+                    decode_seconds = u.decode, encode_seconds = u.encode, attempts = v.attempts + u.attempted, updated = now()
+                FROM unnest($2::bigint[], $3::text[], $4::float8[], $5::float8[], $6::int[]) AS u(id, sha, decode, encode, attempted)
+                WHERE v.job_id = $1 AND v.id = u.id
+                """,
+                shard.JobId,
+                changes.Select(r => r.VideoId).ToArray(),
+                changes.Select(r => r.ContentSha256!).ToArray(),
+                changes.Select(r => r.DecodeSeconds).ToArray(),
+                changes.Select(r => r.EncodeSeconds).ToArray(),
+                changes.Select(r => r.Attempted ? 1 : 0).ToArray()))
+            {
+                await update.ExecuteNonQueryAsync(ct);
+            }
+
+            var fromPending = changes.Count(r => old[r.VideoId].State == "pending");
+            var fromFailed = changes.Count(r => old[r.VideoId].State == "failed");
+            await AdjustCountersAsync(conn, tx, shard.JobId, done: changes.Count, failed: -fromFailed, pending: -fromPending, shardsDone: 0, ct);
+            return changes.Count;
+        }, cancellationToken);
+    }
+
+    internal Task<bool> CompleteShardAsync(ShardLease shard, ShardCompletion completion, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using (var check = Cmd(conn, tx, "SELECT 1 FROM shards WHERE job_id = $1 AND id = $2 AND lease_token = $3 AND state = 'leased' FOR UPDATE", shard.JobId, shard.ShardId, shard.LeaseToken))
+        {
+            if (await check.ExecuteScalarAsync(ct) is null)
+            {
+                return false;
+            }
+        }
+
+        var old = await LockVideoStatesAsync(conn, tx, shard.JobId, completion.Results.Select(r => r.VideoId).ToArray(), ct);
+        var ids = new List<long>();
+        var states = new List<string>();
+        var codes = new List<string?>();
+        var messages = new List<string?>();
+        var attempts = new List<int>();
+        var rows = new List<int?>();
+        var shas = new List<string?>();
+        var decode = new List<double>();
+        var encode = new List<double>();
+        int row = 0, done = 0, failed = 0, pending = 0;
+        var retryLeft = false;
+        foreach (var result in completion.Results)
+        {
+            if (!old.TryGetValue(result.VideoId, out var before))
+            {
+                continue;
+            }
+
+            string state;
+            string? code = null, message = null;
+            int? partRow = null;
+            var tries = before.Attempts;
+            if (result.Succeeded)
+            {
+                state = "done";
+                partRow = row++;
+                if (before.State != "done")
+                {
+                    tries += result.Attempted ? 1 : 0;
+                }
+            }
+            else
+            {
+                tries += result.Attempted ? 1 : 0;
+                code = result.ErrorCode ?? ErrorCodes.Internal;
+                message = result.Message;
+                var final = !ErrorCodes.IsRetryable(code) || tries >= completion.MaxAttempts;
+                state = final ? "failed" : "pending";
+                retryLeft |= !final;
+            }
+
+            done += (state == "done" ? 1 : 0) - (before.State == "done" ? 1 : 0);
+            failed += (state == "failed" ? 1 : 0) - (before.State == "failed" ? 1 : 0);
+            pending += (state == "pending" ? 1 : 0) - (before.State == "pending" ? 1 : 0);
+            ids.Add(result.VideoId);
+            states.Add(state);
+            codes.Add(code);
+            messages.Add(message);
+            attempts.Add(tries);
+            rows.Add(partRow);
+            shas.Add(result.ContentSha256);
+            decode.Add(result.DecodeSeconds);
+            encode.Add(result.EncodeSeconds);
+        }
+
+        await using (var update = Cmd(conn, tx, """
+            UPDATE videos v SET state = u.state, error_code = u.code, message = u.message, attempts = u.attempts,
+                part_name = CASE WHEN u.state = 'done' THEN $11 END, part_row = u.part_row,
+                content_sha256 = COALESCE(u.sha, v.content_sha256),
+                decode_seconds = CASE WHEN v.state = 'done' THEN v.decode_seconds ELSE u.decode END,
+                encode_seconds = CASE WHEN v.state = 'done' THEN v.encode_seconds ELSE u.encode END,
+                updated = now()
+            FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[], $9::float8[], $10::float8[])
+                AS u(id, state, code, message, attempts, part_row, sha, decode, encode)
+            WHERE v.job_id = $1 AND v.id = u.id
+            """,
+            shard.JobId, ids.ToArray(), states.ToArray(), codes.ToArray(), messages.ToArray(), attempts.ToArray(), rows.ToArray(), shas.ToArray(), decode.ToArray(), encode.ToArray(),
+            (object?)completion.PartName ?? DBNull.Value))
+        {
+            await update.ExecuteNonQueryAsync(ct);
+        }
+
+        // A retryable failure with attempts left keeps the shard queued: the next claim retries it.
+        await using (var finish = Cmd(conn, tx, """
+            UPDATE shards SET state = $3, part_name = $4, row_count = $5, lease_owner = NULL, lease_token = NULL, lease_expires = NULL
+            WHERE job_id = $1 AND id = $2
+            """, shard.JobId, shard.ShardId, retryLeft ? "queued" : "done", (object?)completion.PartName ?? DBNull.Value, row))
+        {
+            await finish.ExecuteNonQueryAsync(ct);
+        }
+
+        await AdjustCountersAsync(conn, tx, shard.JobId, done, failed, pending, retryLeft ? 0 : 1, ct);
+        return true;
+    }, cancellationToken);
+
+    internal Task ReleaseShardAsync(ShardLease shard, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    {
+        await using var cmd = Cmd(conn, tx, "UPDATE shards SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires = NULL WHERE job_id = $1 AND id = $2 AND lease_token = $3 AND state = 'leased'", shard.JobId, shard.ShardId, shard.LeaseToken);
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    private static async Task AdjustCountersAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string jobId, long done, long failed, long pending, long shardsDone, CancellationToken ct)
+    {
+        if (done == 0 && failed == 0 && pending == 0 && shardsDone == 0)
+        {
+            return;
+        }
+
+        // The last shard done settles the job; only a running job changes state (a cancelled one stays cancelled).
+        await using var cmd = Cmd(conn, tx, """
+            UPDATE jobs SET done = done + $2, failed = failed + $3, pending = pending + $4, shards_done = shards_done + $5,
+                state = CASE WHEN state = 'running' AND shards_done + $5 >= shards_total
+                             THEN CASE WHEN failed + $3 > 0 THEN 'completed_with_failures' ELSE 'completed' END
+                             ELSE state END,
+                finished = CASE WHEN state = 'running' AND shards_done + $5 >= shards_total THEN now() ELSE finished END
+            WHERE id = $1
+            """, jobId, done, failed, pending, shardsDone);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Charges one attempt to each pending video of a shard whose lease ran out; quarantines those at the limit.</summary>
+    private static async Task ChargeExpiredLeaseAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string jobId, long shardId, CancellationToken ct)
+    {
+        await using var cmd = Cmd(conn, tx, """
+            WITH charged AS (
+                UPDATE videos v SET attempts = v.attempts + 1,
+                    state = CASE WHEN v.attempts + 1 >= j.max_attempts THEN 'failed' ELSE 'pending' END,
+                    error_code = 'lease_expired',
+                    message = 'the worker processing this video stopped renewing its lease ' || (v.attempts + 1) || ' time(s)',
+                    updated = now()
+                FROM jobs j
+                WHERE j.id = $1 AND v.job_id = $1 AND v.shard_id = $2 AND v.state = 'pending'
+                RETURNING v.state)
+            UPDATE jobs SET failed = failed + (SELECT count(*) FROM charged WHERE state = 'failed'),
+                pending = pending - (SELECT count(*) FROM charged WHERE state = 'failed')
+            WHERE id = $1
+            """, jobId, shardId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<Dictionary<long, (string State, int Attempts)>> LockVideoStatesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string jobId, long[] ids, CancellationToken ct)
+    {
+        var states = new Dictionary<long, (string, int)>();
+        await using var cmd = Cmd(conn, tx, "SELECT id, state, attempts FROM videos WHERE job_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE", jobId, ids);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            states[reader.GetInt64(0)] = (reader.GetString(1), reader.GetInt32(2));
+        }
+
+        return states;
+    }
+
+    private async Task<IReadOnlyList<JobStatus>> ReadJobsAsync(string where, object[] args, CancellationToken cancellationToken) => await RunAsync<IReadOnlyList<JobStatus>>(async (conn, tx, ct) =>
+    {
+        var jobs = new List<JobStatus>();
+        await using var cmd = Cmd(conn, tx, $"""
+            SELECT id, state, source, output, model, frames, shard_size, max_attempts, message, created, started, finished,
+                   total, done, failed, pending, shards_total, shards_done, model_fingerprint, embedding_size, sampling_key, manifest_written, now()
+            FROM jobs {where}
+            """, args);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            jobs.Add(new JobStatus
+            {
+                Id = reader.GetString(0),
+                State = reader.GetString(1),
+                Spec = new DistributedJobSpec(reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7)),
+                Message = reader.IsDBNull(8) ? null : reader.GetString(8),
+                Created = reader.GetFieldValue<DateTimeOffset>(9),
+                Started = reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+                Finished = reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
+                Total = reader.GetInt64(12),
+                Done = reader.GetInt64(13),
+                Failed = reader.GetInt64(14),
+                Pending = reader.GetInt64(15),
+                ShardsTotal = reader.GetInt64(16),
+                ShardsDone = reader.GetInt64(17),
+                ModelFingerprint = reader.IsDBNull(18) ? null : reader.GetString(18),
+                EmbeddingSize = reader.IsDBNull(19) ? null : reader.GetInt32(19),
+                SamplingKey = reader.IsDBNull(20) ? null : reader.GetString(20),
+                ManifestWritten = reader.GetBoolean(21),
+                ReadAt = reader.GetFieldValue<DateTimeOffset>(22),
+            });
+        }
+
+        return jobs;
+    }, cancellationToken);
+
+    private Task<IReadOnlyList<string>> ReadIdsAsync(string sql, CancellationToken cancellationToken) => RunAsync<IReadOnlyList<string>>(async (conn, tx, ct) =>
+    {
+        var ids = new List<string>();
+        await using var cmd = Cmd(conn, tx, sql);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }, cancellationToken);
+
+    /// <summary>Runs <paramref name="body"/> in one transaction on a fresh connection, retrying the whole transaction on transient faults.</summary>
+    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task<T>> body, CancellationToken cancellationToken, ResiliencePipeline? pipeline = null, bool commit = true)
+    {
+        return await (pipeline ?? _retry).ExecuteAsync(async ct =>
+        {
+            await using var conn = await _dataSource.OpenConnectionAsync(ct);
+            await using var tx = await conn.BeginTransactionAsync(ct);
+            var result = await body(conn, tx, ct);
+            if (commit && !tx.IsCompleted())
+            {
+                await tx.CommitAsync(ct);
+            }
+
+            return result;
+        }, cancellationToken);
+    }
+
+    private static NpgsqlCommand Cmd(NpgsqlConnection conn, NpgsqlTransaction? tx, string sql, params object?[] args)
+    {
+        var cmd = new NpgsqlCommand(sql, conn, tx);
+        foreach (var arg in args)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = arg ?? DBNull.Value });
+        }
+
+        return cmd;
+    }
+
+    private static async Task ExecAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, CancellationToken ct)
+    {
+        await using var cmd = Cmd(conn, tx, sql);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, CancellationToken ct)
+    {
+        await using var cmd = Cmd(conn, tx, sql);
+        return await cmd.ExecuteScalarAsync(ct);
+    }
+
+    private static VideoState ParseState(string text) => text switch
+    {
+        "pending" => VideoState.Pending,
+        "done" => VideoState.Done,
+        "failed" => VideoState.Failed,
+        _ => throw new InvalidDataException($"Unknown video state '{text}' in the ledger."),
+    };
+}
+
+/// <summary>Transaction helpers.</summary>
+internal static class NpgsqlTransactionExtensions
+{
+    /// <summary>Whether the transaction was already committed or rolled back.</summary>
+    public static bool IsCompleted(this NpgsqlTransaction tx) => tx.Connection is null;
+}

@@ -1,0 +1,26 @@
+namespace TempMe.Pipeline.Silo;
+
+/// <summary>How <c>tempme silo</c> runs. Secrets (connection string, token) are never logged or returned.</summary>
+internal sealed class SiloOptions
+{
+    /// <summary>Environment variable holding the PostgreSQL connection string when <c>--db</c> is not given.</summary>
+    public const string DatabaseVariable = "TEMPME_DB";
+
+    /// <summary>Environment variable holding the bearer token that mutating API calls must present.</summary>
+    public const string ApiTokenVariable = "TEMPME_API_TOKEN";
+
+    /// <summary>PostgreSQL connection string.</summary>
+    public required string ConnectionString { get; init; }
+
+    /// <summary>Listen URLs (loopback by default).</summary>
+    public string Urls { get; init; } = "http://127.0.0.1:8080";
+
+    /// <summary>Interval of the lease sweeper, the listing of new jobs and the manifest writer.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Local folders that job sources and outputs may lie under; empty refuses every local path.</summary>
+    public IReadOnlyList<string> AllowedRoots { get; init; } = [];
+
+    /// <summary>The API token; null refuses every mutating call.</summary>
+    public string? ApiToken { get; init; }
+}
