@@ -31,7 +31,7 @@ rm -rf "$work/azurite-data"; mkdir -p "$work/azurite-data"
   --disableTelemetry --silent >"$work/azurite.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null && break; sleep 0.1; done
-export TEMPME_TEST_BLOB="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UOtgfVVXJG1d9nXj+wpxr5rGb4p2Z5lS0cQ==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+export TEMPME_TEST_BLOB="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
 export CHROMIUM_PATH=/usr/bin/chromium
 
 dotnet build -c Release TempMe.Pipeline.sln -v quiet -nologo

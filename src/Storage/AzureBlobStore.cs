@@ -153,11 +153,6 @@ public sealed class AzureBlobStore : IBlobStore
         var response = await GetAsync(name, 0, null, null, cancellationToken);
         try
         {
-            if (response.StatusCode is HttpStatusCode.NotFound)
-            {
-                throw Failure(response, "read", name);
-            }
-
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 throw Failure(response, "read", name);

@@ -48,7 +48,8 @@ public sealed class ProcessCleanupTests(Videos videos)
     [Fact]
     public async Task Timeout_kills_ffmpeg_and_reports_timeout()
     {
-        var path = await CopyAsync(await videos.H264MkvNinety, "timeout-victim.mkv");
+        // AVI states its frame count, so only one short ffprobe runs before ffmpeg starts.
+        var path = await CopyAsync(await videos.Mpeg4AviNtsc, "timeout-victim.avi");
         var seen = new List<int>();
         void Watch(int pid, string commandLine)
         {
@@ -61,8 +62,8 @@ public sealed class ProcessCleanupTests(Videos videos)
             }
         }
 
-        // -re makes ffmpeg read at the native rate: 90 s of video takes 90 s, far past the 1.5 s limit.
-        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = TimeSpan.FromSeconds(1.5) }) { ExtraInputArguments = ["-re"] };
+        // -re makes ffmpeg read at the native rate: 15 s of video takes 15 s, far past the 4 s limit.
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = TimeSpan.FromSeconds(4) }) { ExtraInputArguments = ["-re"] };
         Internal.ChildProcess.Started += Watch;
         FrameSample sample;
         try
@@ -76,7 +77,7 @@ public sealed class ProcessCleanupTests(Videos videos)
 
         Assert.Equal(ErrorCodes.Timeout, sample.ErrorCode);
         Assert.Contains("decoding", sample.Message, StringComparison.Ordinal);
-        Assert.InRange(sample.DecodeSeconds, 1.4, 10);
+        Assert.InRange(sample.DecodeSeconds, 3.9, 14);
         var pid = Assert.Single(seen);
         Assert.False(Directory.Exists($"/proc/{pid}"), $"ffmpeg {pid} is still there");
         Assert.Empty(ProcessesMentioning(path));

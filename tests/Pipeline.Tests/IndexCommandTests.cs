@@ -89,7 +89,7 @@ public sealed class IndexCommandTests : IDisposable
         Assert.Equal(copy.Vector, rows3.Single(r => r.Source.EndsWith("copy-of-a.mp4", StringComparison.Ordinal)).Vector);
 
         // Another frame count would make different embeddings: refused in the same folder, with the way out named.
-        var other = await TempmeCli.RunAsync(RunLimit, "index", videos, "--out", output, "--model", "random:vit-b32", "--frames", "8");
+        var other = await TempmeCli.RunAsync(RunLimit, "index", videos, "--out", output, "--model", "random:vit-b32", "--frames", "24");
         Assert.Equal(2, other.ExitCode);
         Assert.Contains("new --out folder", other.Stderr);
     }

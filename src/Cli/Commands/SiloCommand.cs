@@ -1,10 +1,98 @@
 using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using TempMe.Pipeline.Silo;
 
 namespace TempMe.Pipeline.Cli.Commands;
 
-/// <summary>The <c>tempme silo</c> command (being built).</summary>
+/// <summary><c>tempme silo</c>: the coordinator of distributed indexing (HTTP API, listing, lease sweeper) over PostgreSQL.</summary>
 internal static class SiloCommand
 {
     /// <summary>Creates the command.</summary>
-    public static Command Create() => new("silo", "Not available yet.");
+    public static Command Create()
+    {
+        var db = new Option<string?>("--db") { Description = $"PostgreSQL connection string (or set {SiloOptions.DatabaseVariable}; prefer the variable, so the secret stays out of process listings)." };
+        var urls = new Option<string>("--urls") { Description = "Listen URLs, comma-separated.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var sweep = new Option<double>("--lease-sweep-seconds") { Description = "Seconds between sweeps that requeue shards whose lease expired.", DefaultValueFactory = _ => 5 };
+        var roots = new Option<string?>("--allowed-roots") { Description = "Comma-separated local folders that job sources and outputs may lie under (none: local paths are refused)." };
+        var command = new Command("silo", $"Run the distributed-indexing coordinator: HTTP API for jobs, source listing, lease sweeper. Mutating API calls need the bearer token in {SiloOptions.ApiTokenVariable}.")
+        {
+            db, urls, sweep, roots,
+        };
+
+        CommandAction.Set(command, async (parse, cancellationToken) =>
+        {
+            var connection = ConnectionString(parse.GetValue(db));
+            var seconds = parse.GetValue(sweep);
+            if (!(seconds > 0))
+            {
+                throw new UsageException($"--lease-sweep-seconds must be positive, got {seconds}.");
+            }
+
+            var allowed = (parse.GetValue(roots) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath).ToList();
+            var options = new SiloOptions
+            {
+                ConnectionString = connection,
+                Urls = parse.GetValue(urls)!,
+                SweepInterval = TimeSpan.FromSeconds(seconds),
+                AllowedRoots = allowed,
+                ApiToken = Environment.GetEnvironmentVariable(SiloOptions.ApiTokenVariable) is { Length: > 0 } token ? token : null,
+            };
+
+            Microsoft.AspNetCore.Builder.WebApplication app;
+            try
+            {
+                app = await SiloHost.BuildAsync(options, cancellationToken);
+            }
+            catch (SiloStartException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return ExitCodes.Failure;
+            }
+
+            await using (app)
+            {
+                try
+                {
+                    await app.StartAsync(cancellationToken);
+                }
+                catch (IOException e)
+                {
+                    await Console.Error.WriteLineAsync($"error: cannot listen on {options.Urls}: {e.Message}");
+                    return ExitCodes.Failure;
+                }
+
+                if (options.ApiToken is null)
+                {
+                    await Console.Error.WriteLineAsync($"warning: {SiloOptions.ApiTokenVariable} is not set; the API refuses every change (submit, cancel, retry).");
+                }
+
+                await Console.Error.WriteLineAsync($"silo listening on {options.Urls}");
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                await app.StopAsync(CancellationToken.None);
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>The connection string from <c>--db</c> or <c>TEMPME_DB</c>.</summary>
+    internal static string ConnectionString(string? option)
+    {
+        var value = string.IsNullOrWhiteSpace(option) ? Environment.GetEnvironmentVariable(SiloOptions.DatabaseVariable) : option;
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new UsageException($"--db is required: give a PostgreSQL connection string, or set {SiloOptions.DatabaseVariable}.");
+        }
+
+        return value;
+    }
 }

@@ -1,10 +1,75 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using TempMe.Pipeline.Worker;
 
 namespace TempMe.Pipeline.Cli.Commands;
 
-/// <summary>The <c>tempme worker</c> command (being built).</summary>
+/// <summary><c>tempme worker</c>: claims shards of running jobs from PostgreSQL and embeds them with the shared shard pipeline.</summary>
 internal static class WorkerCommand
 {
     /// <summary>Creates the command.</summary>
-    public static Command Create() => new("worker", "Not available yet.");
+    public static Command Create()
+    {
+        var db = new Option<string?>("--db") { Description = "PostgreSQL connection string (or set TEMPME_DB)." };
+        var lease = new Option<double>("--lease-seconds") { Description = "Lease length: a worker silent this long loses its shards to others.", DefaultValueFactory = _ => 300 };
+        var heartbeat = new Option<double>("--heartbeat-seconds") { Description = "Seconds between lease renewals and worker reports (well below the lease).", DefaultValueFactory = _ => 30 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Concurrent downloads + decoders.", DefaultValueFactory = _ => 2 };
+        var batch = new Option<int>("--batch") { Description = "Videos per encoder batch.", DefaultValueFactory = _ => 4 };
+        var health = new Option<string?>("--health-urls") { Description = "Serve /healthz and /readyz on these URLs (e.g. http://127.0.0.1:8081)." };
+        var workerId = new Option<string?>("--worker-id") { Description = "Worker identity in leases and status (default HOST:PID)." };
+        var timeout = new Option<int>("--timeout-seconds") { Description = "Decode time limit per video.", DefaultValueFactory = _ => 120 };
+        var command = new Command("worker", "Run a distributed-indexing worker: claim shards from the ledger, embed them, write parts to the job's output. SIGTERM hands unfinished shards back and exits 0.")
+        {
+            db, lease, heartbeat, concurrency, batch, health, workerId, timeout,
+        };
+
+        CommandAction.Set(command, async (parse, cancellationToken) =>
+        {
+            var connection = SiloCommand.ConnectionString(parse.GetValue(db));
+            var leaseSeconds = parse.GetValue(lease);
+            var heartbeatSeconds = parse.GetValue(heartbeat);
+            if (!(leaseSeconds > 0) || !(heartbeatSeconds > 0) || heartbeatSeconds >= leaseSeconds)
+            {
+                throw new UsageException($"--heartbeat-seconds ({heartbeatSeconds}) must be positive and below --lease-seconds ({leaseSeconds}).");
+            }
+
+            if (parse.GetValue(concurrency) <= 0 || parse.GetValue(batch) <= 0 || parse.GetValue(timeout) <= 0)
+            {
+                throw new UsageException("--concurrency, --batch and --timeout-seconds must be positive.");
+            }
+
+            var options = new WorkerOptions
+            {
+                ConnectionString = connection,
+                Lease = TimeSpan.FromSeconds(leaseSeconds),
+                Heartbeat = TimeSpan.FromSeconds(heartbeatSeconds),
+                Concurrency = parse.GetValue(concurrency),
+                BatchSize = parse.GetValue(batch),
+                HealthUrls = parse.GetValue(health),
+                WorkerId = parse.GetValue(workerId) is { Length: > 0 } id ? id : $"{Environment.MachineName}:{Environment.ProcessId}",
+                PerVideoTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+            };
+
+            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information));
+            var host = new WorkerHost(options, loggers.CreateLogger("TempMe.Pipeline.Worker"));
+            try
+            {
+                await host.RunAsync(cancellationToken);
+            }
+            catch (WorkerStartException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return ExitCodes.Failure;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Unfinished shards were handed back; nothing is lost.
+                await Console.Error.WriteLineAsync("worker stopped: unfinished shards were handed back.");
+                return ExitCodes.Ok;
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
 }

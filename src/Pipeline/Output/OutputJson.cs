@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace TempMe.Pipeline.Pipeline.Output;
 
 /// <summary>JSON settings for everything the index writes: stable, compact, non-ASCII paths kept readable.</summary>
-internal static class OutputJson
+public static class OutputJson
 {
     /// <summary>One line per object.</summary>
     public static JsonSerializerOptions Options { get; } = new()

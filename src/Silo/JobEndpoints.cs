@@ -1,0 +1,167 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Pipeline.Output;
+using TempMe.Pipeline.Storage;
+
+namespace TempMe.Pipeline.Silo;
+
+/// <summary>The silo's HTTP API: jobs, failures, cancel, retry, health and readiness.</summary>
+internal static class JobEndpoints
+{
+    /// <summary>Maps every endpoint.</summary>
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", async (PostgresLedger ledger, CancellationToken ct) =>
+            await ledger.IsReadyAsync(ct)
+                ? Results.Text("ready")
+                : Results.Problem(title: "not ready", detail: "PostgreSQL is unreachable or its schema is not migrated.", statusCode: StatusCodes.Status503ServiceUnavailable));
+
+        var api = app.MapGroup("/api/jobs");
+        api.MapGet("/", async (PostgresLedger ledger, CancellationToken ct) =>
+            Results.Json((await ledger.ListJobsAsync(200, ct)).Select(JobView.From).ToList(), ApiJson.Options));
+        api.MapGet("/{id}", async (string id, PostgresLedger ledger, CancellationToken ct) =>
+            await ledger.GetJobAsync(id, ct) is { } job ? Results.Json(JobView.From(job), ApiJson.Options) : NotFound(id));
+        api.MapGet("/{id}/failures", async (string id, string? format, int? limit, PostgresLedger ledger, CancellationToken ct) =>
+        {
+            if (await ledger.GetJobAsync(id, ct) is null)
+            {
+                return NotFound(id);
+            }
+
+            var failures = await ledger.ListFailuresAsync(id, Math.Clamp(limit ?? 100_000, 1, 1_000_000), ct);
+            var rows = failures.Select(f => new FailureRow { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts }).ToList();
+            if (string.Equals(format, "jsonl", StringComparison.OrdinalIgnoreCase))
+            {
+                var text = new StringBuilder();
+                foreach (var row in rows)
+                {
+                    text.Append(JsonSerializer.Serialize(row, ApiJson.Options)).Append('\n');
+                }
+
+                return Results.Text(text.ToString(), "application/jsonl");
+            }
+
+            return Results.Json(rows, ApiJson.Options);
+        });
+
+        api.MapPost("/", SubmitAsync).AddEndpointFilter(RequireToken);
+        api.MapPost("/{id}/cancel", async (string id, PostgresLedger ledger, CancellationToken ct) =>
+        {
+            if (await ledger.GetJobAsync(id, ct) is not { } job)
+            {
+                return NotFound(id);
+            }
+
+            if (!await ledger.CancelJobAsync(id, ct))
+            {
+                return Results.Problem(title: "job already finished", detail: $"Job {id} is {job.State}; only queued or running jobs can be cancelled.", statusCode: StatusCodes.Status409Conflict);
+            }
+
+            return Results.Json(new { id, state = JobStates.Cancelled }, ApiJson.Options);
+        }).AddEndpointFilter(RequireToken);
+        api.MapPost("/{id}/retry-failed", async (string id, PostgresLedger ledger, CancellationToken ct) =>
+        {
+            if (await ledger.GetJobAsync(id, ct) is null)
+            {
+                return NotFound(id);
+            }
+
+            var requeued = await ledger.RetryFailedAsync(id, ct);
+            return Results.Json(new { id, requeued }, ApiJson.Options);
+        }).AddEndpointFilter(RequireToken);
+    }
+
+    private static async Task<IResult> SubmitAsync(HttpRequest request, PostgresLedger ledger, SiloOptions options, ILoggerFactory loggers, CancellationToken ct)
+    {
+        JsonElement body;
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+            body = document.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            return Invalid("body", $"The request body is not valid JSON ({e.Message}); send {{\"source\":..., \"output\":..., \"model\":...}}.");
+        }
+
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return Invalid("body", "The request body must be a JSON object with source, output and model.");
+        }
+
+        var validation = JobSpecValidator.Validate(body, options);
+        if (validation.Errors.Count > 0)
+        {
+            return Results.ValidationProblem(validation.Errors, detail: string.Join(" ", validation.Errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")), title: "invalid job");
+        }
+
+        var id = await ledger.CreateJobAsync(validation.Spec!, ct);
+        SiloLog.LogInformationSubmitted(loggers.CreateLogger("TempMe.Pipeline.Silo.Jobs"), id, SiloBackgroundService.Display(validation.Spec!.Source), SiloBackgroundService.Display(validation.Spec.Output));
+        return Results.Json(new { id }, ApiJson.Options, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async ValueTask<object?> RequireToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var options = context.HttpContext.RequestServices.GetService(typeof(SiloOptions)) as SiloOptions;
+        if (string.IsNullOrEmpty(options?.ApiToken))
+        {
+            return Results.Problem(title: "API token not configured", detail: $"This silo has no API token, so it refuses changes: start it with the environment variable {SiloOptions.ApiTokenVariable} set, and send 'Authorization: Bearer <token>'.", statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return Results.Problem(title: "unauthorized", detail: $"Send 'Authorization: Bearer <token>' with the token from {SiloOptions.ApiTokenVariable}.", statusCode: StatusCodes.Status401Unauthorized);
+        }
+
+        var given = Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim());
+        var expected = Encoding.UTF8.GetBytes(options.ApiToken);
+        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(given), SHA256.HashData(expected)))
+        {
+            return Results.Problem(title: "forbidden", detail: "The bearer token is wrong.", statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        return await next(context);
+    }
+
+    private static IResult NotFound(string id) =>
+        Results.Problem(title: "job not found", detail: $"No job with id '{id}'.", statusCode: StatusCodes.Status404NotFound);
+
+    private static IResult Invalid(string field, string message) =>
+        Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, detail: $"{field}: {message}", title: "invalid job");
+}
+
+/// <summary>JSON settings of API answers.</summary>
+internal static class ApiJson
+{
+    /// <summary>camelCase, nulls left out.</summary>
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+}
+
+/// <summary>A job as the API shows it.</summary>
+internal sealed record JobView(
+    string Id, string State, DistributedJobSpec Spec, JobCounts Counts, long ShardsTotal, long ShardsDone,
+    double VideosPerSecond, double? EtaSeconds, DateTimeOffset Created, DateTimeOffset? Started, DateTimeOffset? Finished, string? Message, bool ManifestWritten)
+{
+    public static JobView From(JobStatus job)
+    {
+        var end = job.Finished ?? job.ReadAt;
+        var seconds = job.Started is { } started ? (end - started).TotalSeconds : 0;
+        var settled = job.Done + job.Failed;
+        var rate = seconds > 0 ? settled / seconds : 0;
+        double? eta = JobStates.IsTerminal(job.State) ? 0 : rate > 0 ? job.Pending / rate : null;
+        return new JobView(job.Id, job.State, job.Spec with { }, new JobCounts(job.Total, job.Pending, job.Done, job.Failed), job.ShardsTotal, job.ShardsDone,
+            Math.Round(rate, 3), eta is null ? null : Math.Round(eta.Value, 1), job.Created, job.Started, job.Finished, job.Message, job.ManifestWritten);
+    }
+}
+
+/// <summary>Video counts by state.</summary>
+internal sealed record JobCounts(long Total, long Pending, long Done, long Failed);

@@ -1,0 +1,113 @@
+using System.Text.Json;
+using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Storage;
+
+namespace TempMe.Pipeline.Silo;
+
+/// <summary>Checks a submitted job, gathering every problem keyed by the JSON field that has it.</summary>
+internal static class JobSpecValidator
+{
+    /// <summary>The validated spec, or the errors by field.</summary>
+    public static (DistributedJobSpec? Spec, Dictionary<string, string[]> Errors) Validate(JsonElement body, SiloOptions options)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var source = Address(body, "source", options, errors, mustExist: true);
+        var output = Address(body, "output", options, errors, mustExist: false);
+        var model = String(body, "model", errors);
+        var frames = Int(body, "frames", 12, 1, 256, errors);
+        var shardSize = Int(body, "shardSize", 64, 1, 100_000, errors);
+        var maxAttempts = Int(body, "maxAttempts", 3, 1, 100, errors);
+        if (model is not null && model.Length > 2048)
+        {
+            errors["model"] = ["model is too long."];
+        }
+
+        return errors.Count > 0 ? (null, errors) : (new DistributedJobSpec(source!, output!, model!, frames, shardSize, maxAttempts), errors);
+    }
+
+    private static string? String(JsonElement body, string field, Dictionary<string, string[]> errors)
+    {
+        if (!body.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            errors[field] = [$"{field} is required."];
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(value.GetString()))
+        {
+            errors[field] = [$"{field} must be a non-empty string."];
+            return null;
+        }
+
+        return value.GetString()!.Trim();
+    }
+
+    private static int Int(JsonElement body, string field, int fallback, int min, int max, Dictionary<string, string[]> errors)
+    {
+        if (!body.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return fallback;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number) || number < min || number > max)
+        {
+            errors[field] = [$"{field} must be an integer from {min} to {max}."];
+            return fallback;
+        }
+
+        return number;
+    }
+
+    private static string? Address(JsonElement body, string field, SiloOptions options, Dictionary<string, string[]> errors, bool mustExist)
+    {
+        var text = String(body, field, errors);
+        if (text is null)
+        {
+            return null;
+        }
+
+        BlobAddress address;
+        try
+        {
+            address = BlobAddress.Parse(text);
+            if (address.Kind == BlobAddressKind.AzureBlob)
+            {
+                // Proves the credentials are there (connection string or SAS) without contacting storage.
+                _ = BlobStoreFactory.OpenFromEnvironment(text);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            errors[field] = [SiloHost.Redact(e.Message)];
+            return null;
+        }
+
+        if (address.Kind == BlobAddressKind.LocalFolder)
+        {
+            var path = address.LocalPath!;
+            if (!options.AllowedRoots.Any(root => IsUnder(path, root)))
+            {
+                errors[field] = [options.AllowedRoots.Count == 0
+                    ? $"{field} is a local path, but this silo allows no local paths: start it with --allowed-roots DIR,... or use a blob address."
+                    : $"{field} {path} is outside the allowed roots ({string.Join(", ", options.AllowedRoots)})."];
+                return null;
+            }
+
+            if (mustExist && !Directory.Exists(path) && !File.Exists(path))
+            {
+                errors[field] = [$"{field} {path} does not exist."];
+                return null;
+            }
+
+            return path;
+        }
+
+        return text;
+    }
+
+    private static bool IsUnder(string path, string root)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+        return path == full || path.StartsWith(full + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,244 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Encoder;
+using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Media;
+using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Pipeline.Sources;
+using TempMe.Pipeline.Storage;
+
+namespace TempMe.Pipeline.Worker;
+
+/// <summary>
+/// The worker loop: find a running job with a claimable shard, load its encoder (cached), open its output store, and
+/// run the shared <see cref="ShardPipeline"/> over the job's view of the PostgreSQL ledger until the job has nothing
+/// left to claim; then the next job, or an idle poll. Cancellation (SIGTERM, Ctrl-C) stops claiming and hands back
+/// unfinished shards (the pipeline does that), so another worker takes them at once.
+/// </summary>
+internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
+{
+    private readonly ModelCache _models = new(options.ModelCacheFolder);
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private long _done;
+    private long _failed;
+    private double _decode;
+    private double _encode;
+    private volatile string? _currentJob;
+    private volatile PipelineCounters? _current;
+    private volatile bool _ready;
+
+    /// <summary>Runs until cancelled. Throws <see cref="WorkerStartException"/> when the database is unreachable at start.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        await using var ledger = PostgresLedger.Create(options.ConnectionString, onRetry: (e, delay) => WorkerLog.LogWarningDatabaseRetry(logger, delay.TotalSeconds, e.Message));
+        await using (var probe = PostgresLedger.Create(options.ConnectionString, TimeSpan.FromSeconds(3)))
+        {
+            try
+            {
+                await probe.MigrateAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                throw new WorkerStartException($"cannot reach PostgreSQL ({e.Message}); check --db / TEMPME_DB and that the server is running.");
+            }
+        }
+
+        _ready = true;
+        await using var health = await StartHealthAsync(ledger, cancellationToken);
+        using var stopReports = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reports = ReportLoopAsync(ledger, stopReports.Token);
+        WorkerLog.LogInformationStarted(logger, options.WorkerId);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                string? jobId;
+                try
+                {
+                    jobId = await ledger.FindClaimableJobAsync(cancellationToken);
+                    if (jobId is not null)
+                    {
+                        await RunJobAsync(ledger, jobId, cancellationToken);
+                        continue;
+                    }
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (Exception e)
+                {
+                    WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, e.Message);
+                }
+
+                await Task.Delay(options.IdlePoll, cancellationToken);
+            }
+        }
+        finally
+        {
+            await stopReports.CancelAsync();
+            await reports;
+            try
+            {
+                await ledger.ReportWorkerAsync(Report(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(3), CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, e.Message);
+            }
+        }
+    }
+
+    private async Task RunJobAsync(PostgresLedger ledger, string jobId, CancellationToken cancellationToken)
+    {
+        var job = await ledger.GetJobAsync(jobId, cancellationToken);
+        if (job is null || job.State != JobStates.Running)
+        {
+            return;
+        }
+
+        var sampling = SamplingSettings.Default with { Frames = job.Spec.Frames };
+        IVideoEncoder encoder;
+        using var notices = new StringWriter();
+        try
+        {
+            encoder = await _models.GetAsync(job.Spec.Model, job.Spec.Frames, notices, cancellationToken);
+        }
+        catch (ModelLoadException e)
+        {
+            // Every worker would fail the same way: the job cannot run.
+            WorkerLog.LogWarningModelFailed(logger, jobId, e.Message);
+            await ledger.FailJobAsync(jobId, "cannot load the model: " + e.Message, cancellationToken);
+            return;
+        }
+
+        var record = new JobRecord(job.Spec.Model, encoder.Fingerprint, sampling.Key, encoder.EmbeddingSize, job.Spec.ShardSize);
+        await ledger.SetJobModelAsync(jobId, encoder.Fingerprint, encoder.EmbeddingSize, sampling.Key, cancellationToken);
+        if (job.ModelFingerprint is { } known && known != encoder.Fingerprint)
+        {
+            await ledger.FailJobAsync(jobId, $"workers loaded different weights for model {job.Spec.Model} (fingerprints {known[..12]} and {encoder.Fingerprint[..12]}); make every worker see the same checkpoint.", cancellationToken);
+            return;
+        }
+
+        var output = BlobStoreFactory.OpenFromEnvironment(job.Spec.Output);
+        await BlobStoreFactory.EnsureExistsAsync(output, cancellationToken);
+        var sourceAddress = BlobAddress.Parse(job.Spec.Source);
+        var tempFolder = Path.Combine(Path.GetTempPath(), "tempme-worker", SafeName(options.WorkerId));
+        ISourceFetcher fetcher = sourceAddress.Kind == BlobAddressKind.LocalFolder
+            ? new LocalFileFetcher()
+            : new BlobSourceFetcher(BlobStoreFactory.OpenFromEnvironment(job.Spec.Source), tempFolder);
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = options.PerVideoTimeout });
+        var pipeline = new ShardPipeline(ledger.ForJob(jobId, record.ModelKey), fetcher, sampler, encoder, output, sampling, new ShardPipelineOptions
+        {
+            WorkerId = options.WorkerId,
+            Decoders = options.Concurrency,
+            BatchSize = options.BatchSize,
+            Lease = options.Lease,
+            Heartbeat = options.Heartbeat,
+            MaxAttempts = job.Spec.MaxAttempts,
+            StopWhenIdle = true,
+            IdlePoll = TimeSpan.FromSeconds(1),
+        });
+        WorkerLog.LogInformationJob(logger, jobId, encoder.Fingerprint[..12]);
+        _currentJob = jobId;
+        _current = pipeline.Counters;
+        try
+        {
+            await pipeline.RunAsync(cancellationToken);
+        }
+        finally
+        {
+            var c = pipeline.Counters;
+            Interlocked.Add(ref _done, c.Done);
+            Interlocked.Add(ref _failed, c.Failed);
+            _decode += c.DecodeSeconds;
+            _encode += c.EncodeSeconds;
+            _current = null;
+            _currentJob = null;
+            WorkerLog.LogInformationJobPass(logger, jobId, c.Done, c.Failed, c.LostShards);
+        }
+    }
+
+    private WorkerReport Report()
+    {
+        var c = _current;
+        return new WorkerReport(options.WorkerId, Environment.MachineName, _started, _currentJob,
+            Interlocked.Read(ref _done) + (c?.Done ?? 0), Interlocked.Read(ref _failed) + (c?.Failed ?? 0),
+            _decode + (c?.DecodeSeconds ?? 0), _encode + (c?.EncodeSeconds ?? 0));
+    }
+
+    private async Task ReportLoopAsync(PostgresLedger ledger, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await ledger.ReportWorkerAsync(Report(), cancellationToken);
+                await Task.Delay(options.Heartbeat, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, e.Message);
+            }
+        }
+    }
+
+    private async Task<IAsyncDisposable> StartHealthAsync(PostgresLedger ledger, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.HealthUrls))
+        {
+            return new NoHealth();
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls(options.HealthUrls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", async (CancellationToken ct) => _ready && await ledger.IsReadyAsync(ct)
+            ? Results.Text("ready")
+            : Results.Problem(detail: "PostgreSQL is unreachable.", statusCode: StatusCodes.Status503ServiceUnavailable));
+        await app.StartAsync(cancellationToken);
+        return app;
+    }
+
+    private static string SafeName(string text) => string.Concat(text.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+
+    private sealed class NoHealth : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>The worker cannot start; the message says why.</summary>
+internal sealed class WorkerStartException(string message) : Exception(message);
+
+/// <summary>Worker log messages (event ids 5100-5199).</summary>
+internal static partial class WorkerLog
+{
+    [LoggerMessage(5100, LogLevel.Warning, "PostgreSQL call failed transiently; retrying in {DelaySeconds:0.0} s: {Message}")]
+    public static partial void LogWarningDatabaseRetry(ILogger logger, double delaySeconds, string message);
+
+    [LoggerMessage(5101, LogLevel.Information, "Worker {WorkerId} started")]
+    public static partial void LogInformationStarted(ILogger logger, string workerId);
+
+    [LoggerMessage(5102, LogLevel.Information, "Working on job {JobId} (model {Fingerprint})")]
+    public static partial void LogInformationJob(ILogger logger, string jobId, string fingerprint);
+
+    [LoggerMessage(5103, LogLevel.Information, "Job {JobId}: nothing left to claim; this pass embedded {Done}, failed {Failed}, lost {Lost} shard(s)")]
+    public static partial void LogInformationJobPass(ILogger logger, string jobId, long done, long failed, long lost);
+
+    [LoggerMessage(5104, LogLevel.Warning, "Worker pass failed ({Type}): {Message}; retrying")]
+    public static partial void LogWarningJobPassFailed(ILogger logger, string type, string message);
+
+    [LoggerMessage(5105, LogLevel.Warning, "Job {JobId}: cannot load the model: {Message}")]
+    public static partial void LogWarningModelFailed(ILogger logger, string jobId, string message);
+}

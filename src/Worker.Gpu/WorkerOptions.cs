@@ -1,0 +1,35 @@
+namespace TempMe.Pipeline.Worker;
+
+/// <summary>How <c>tempme worker</c> runs.</summary>
+internal sealed class WorkerOptions
+{
+    /// <summary>PostgreSQL connection string.</summary>
+    public required string ConnectionString { get; init; }
+
+    /// <summary>Identity written into leases and the workers table.</summary>
+    public string WorkerId { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>Lease length; a worker silent this long loses its shards.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Interval of lease renewals and worker reports.</summary>
+    public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Concurrent fetch + decode slots.</summary>
+    public int Concurrency { get; init; } = 2;
+
+    /// <summary>Videos per encoder call.</summary>
+    public int BatchSize { get; init; } = 4;
+
+    /// <summary>How long to wait between polls when no job has work.</summary>
+    public TimeSpan IdlePoll { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Decode time limit per video.</summary>
+    public TimeSpan PerVideoTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>URLs for the <c>/healthz</c> and <c>/readyz</c> listener; empty for none.</summary>
+    public string? HealthUrls { get; init; }
+
+    /// <summary>Where checkpoints named by blob prefixes are downloaded to.</summary>
+    public string ModelCacheFolder { get; init; } = Path.Combine(Path.GetTempPath(), "tempme-models");
+}
