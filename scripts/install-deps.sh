@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 want=(ffmpeg libopenblas0-pthread)
 if [[ "${1:-}" == "--test" ]]; then
   want+=(postgresql chromium nodejs npm)
+  # kubectl renders the Kubernetes overlays in tests; keep one that is already installed (e.g. from a cloud SDK).
+  command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
 fi
 
 missing=()

@@ -34,18 +34,25 @@ public sealed class KillAndResumeTests : IDisposable
         var resumed = Path.Combine(_root, "resumed");
         using (var victim = TempmeCli.Start(["index", videos, "--out", resumed, .. common]))
         {
+            var victimOutput = new System.Text.StringBuilder();
+            victim.OutputDataReceived += (_, e) => { lock (victimOutput) { victimOutput.AppendLine(e.Data); } };
+            victim.ErrorDataReceived += (_, e) => { lock (victimOutput) { victimOutput.AppendLine(e.Data); } };
+            victim.BeginOutputReadLine();
+            victim.BeginErrorReadLine();
             // Kill once the first part is durable: later shards are still in flight then.
             var firstPart = Path.Combine(resumed, "embeddings", "part-00000.jsonl");
             var deadline = DateTime.UtcNow + RunLimit;
             while (!File.Exists(firstPart))
             {
-                Assert.False(victim.HasExited, "the run finished before it could be killed: " + await victim.StandardError.ReadToEndAsync());
+                Assert.False(victim.HasExited, "the run finished before it could be killed: " + victimOutput);
                 Assert.True(DateTime.UtcNow < deadline, "no progress before the deadline");
                 await Task.Delay(20);
             }
 
-            victim.Kill(entireProcessTree: true); // SIGKILL: no clean-up code runs.
+            Assert.False(victim.HasExited, "the run finished before it could be killed: " + victimOutput);
+            victim.Kill(); // SIGKILL: no clean-up code runs.
             await victim.WaitForExitAsync();
+            Assert.True(victim.ExitCode == 137, $"exit code {victim.ExitCode}: {victimOutput}");
         }
 
         var doneAtKill = DoneCount(Path.Combine(resumed, ".tempme", "ledger.db"));

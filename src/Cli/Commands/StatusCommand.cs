@@ -47,7 +47,7 @@ internal static class StatusCommand
 
                 foreach (var item in jobs)
                 {
-                    Console.WriteLine(parse.GetValue(json) ? item.ToJsonString(new JsonSerializerOptions { WriteIndented = false }) : Line(item));
+                    Console.WriteLine(parse.GetValue(json) ? item.ToJsonString(new JsonSerializerOptions { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) : Line(item));
                 }
 
                 if (!parse.GetValue(watch) || jobs.All(j => Terminal.Contains(j["state"]?.GetValue<string>())))

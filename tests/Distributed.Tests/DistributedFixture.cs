@@ -1,0 +1,332 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Storage;
+using TempMe.Pipeline.Testing;
+
+namespace TempMe.Pipeline.Distributed.Tests;
+
+/// <summary>Serialises the distributed tests: they share one PostgreSQL server (which some of them stop) and two CPU cores.</summary>
+[CollectionDefinition(Name)]
+public sealed class DistributedCollection : ICollectionFixture<DistributedFixture>
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "distributed";
+}
+
+/// <summary>
+/// Real PostgreSQL (TEMPME_TEST_PG, with TEMPME_TEST_PG_DATA and TEMPME_TEST_PG_BIN to stop and start it) and real
+/// Azurite (TEMPME_TEST_BLOB). A missing service fails the tests with a clear message; nothing is skipped.
+/// </summary>
+public sealed class DistributedFixture : IDisposable
+{
+    public const string Token = "test-token-7f3a";
+
+    public DistributedFixture()
+    {
+        AdminConnection = new NpgsqlConnectionStringBuilder(Require("TEMPME_TEST_PG", "a PostgreSQL connection string, e.g. Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres (scripts/test.sh sets it)")) { Pooling = false }.ToString();
+        BlobConnection = Require("TEMPME_TEST_BLOB", "the Azurite connection string (scripts/test.sh sets it)");
+        PgData = Require("TEMPME_TEST_PG_DATA", "the PostgreSQL data folder, so tests can stop and restart the server");
+        PgBin = Require("TEMPME_TEST_PG_BIN", "the PostgreSQL bin folder (pg_ctl)");
+        using (var conn = new NpgsqlConnection(AdminConnection))
+        {
+            try
+            {
+                conn.Open();
+            }
+            catch (Exception e) when (e is NpgsqlException or SocketException)
+            {
+                throw new InvalidOperationException($"PostgreSQL at TEMPME_TEST_PG is not reachable: {e.Message}. Start it as scripts/test.sh does.", e);
+            }
+        }
+
+        Directory.CreateDirectory(LocalRoot);
+        Videos = Path.Combine(Path.GetTempPath(), $"tempme-dist-videos-{Environment.ProcessId}");
+        for (var i = 0; i < 40; i++)
+        {
+            TestVideos.MakeMp4(Path.Combine(Videos, $"clip-{i:D3}.mp4"), 1, hue: i * 9);
+        }
+    }
+
+    public string AdminConnection { get; }
+
+    public string BlobConnection { get; }
+
+    public string PgData { get; }
+
+    public string PgBin { get; }
+
+    /// <summary>40 one-second 160x120 clips.</summary>
+    public string Videos { get; }
+
+    public static string Require(string variable, string what) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException($"{variable} is not set: it must hold {what}. Run the tests through scripts/test.sh or set it yourself.");
+
+    /// <summary>Creates a fresh database and returns its connection string.</summary>
+    public string CreateDatabase()
+    {
+        var name = $"tempme_test_{Guid.NewGuid():N}";
+        using (var conn = new NpgsqlConnection(AdminConnection))
+        {
+            conn.Open();
+            using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", conn);
+            cmd.ExecuteNonQuery();
+        }
+
+        return new NpgsqlConnectionStringBuilder(AdminConnection) { Database = name, Pooling = false }.ToString();
+    }
+
+    /// <summary>A new Azurite container holding the first <paramref name="count"/> clips (plus extra files) under <c>in/</c>.</summary>
+    public async Task<(string Container, IBlobStore Input)> UploadAsync(int count, IReadOnlyDictionary<string, byte[]>? extra = null)
+    {
+        var container = $"dist-{Guid.NewGuid():N}"[..24];
+        var store = Store(container, "in/");
+        await BlobStoreFactory.EnsureExistsAsync(store, CancellationToken.None);
+        foreach (var file in Directory.EnumerateFiles(Videos).Order(StringComparer.Ordinal).Take(count))
+        {
+            await using var stream = File.OpenRead(file);
+            await store.WriteAsync(Path.GetFileName(file), stream, CancellationToken.None);
+        }
+
+        foreach (var (name, bytes) in extra ?? new Dictionary<string, byte[]>())
+        {
+            using var stream = new MemoryStream(bytes);
+            await store.WriteAsync(name, stream, CancellationToken.None);
+        }
+
+        return (container, store);
+    }
+
+    /// <summary>The Azurite address of a container prefix, as jobs name it.</summary>
+    public static string Address(string container, string prefix) => UseLocalStorage
+        ? Path.Combine(LocalRoot, container, prefix.TrimEnd('/')) + (prefix.EndsWith('/') ? "/" : "")
+        : $"{BlobEndpoint.TrimEnd('/')}/{container}/{prefix}";
+
+    /// <summary>
+    /// TEMPME_DIST_STORAGE=local runs the same tests over local folders (under the silo's --allowed-roots) instead of Azurite,
+    /// for machines where Azurite is unavailable; Azurite is the default.
+    /// </summary>
+    public static bool UseLocalStorage => string.Equals(Environment.GetEnvironmentVariable("TEMPME_DIST_STORAGE"), "local", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Root of the local-folder variant.</summary>
+    public static string LocalRoot { get; } = Path.Combine(Path.GetTempPath(), $"tempme-dist-{Environment.ProcessId}");
+
+    private IBlobStore Store(string container, string prefix) => UseLocalStorage
+        ? new LocalFolderStore(Path.Combine(LocalRoot, container, prefix.TrimEnd('/')))
+        : AzureBlobStore.FromConnectionString(BlobConnection, container, prefix);
+
+    /// <summary>The BlobEndpoint of TEMPME_TEST_BLOB (path-style Azurite URL including the account).</summary>
+    public static string BlobEndpoint =>
+        (Environment.GetEnvironmentVariable("TEMPME_TEST_BLOB") ?? "").Split(';').Select(p => p.Trim())
+            .FirstOrDefault(p => p.StartsWith("BlobEndpoint=", StringComparison.OrdinalIgnoreCase))?["BlobEndpoint=".Length..]
+        ?? "http://127.0.0.1:10000/devstoreaccount1";
+
+    /// <summary>Every source listed in the output's part files, with repeats.</summary>
+    public async Task<List<string>> ReadOutputSourcesAsync(string container)
+    {
+        var output = Store(container, "out/");
+        var sources = new List<string>();
+        await foreach (var item in output.ListAsync("embeddings/", CancellationToken.None))
+        {
+            if (!item.Name.EndsWith(".jsonl", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            await using var stream = await output.OpenReadAsync(item.Name, CancellationToken.None);
+            using var reader = new StreamReader(stream);
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                if (line.Length > 0)
+                {
+                    sources.Add(JsonDocument.Parse(line).RootElement.GetProperty("source").GetString()!);
+                }
+            }
+        }
+
+        return sources;
+    }
+
+    /// <summary>Reads a blob of the output as text; null when missing.</summary>
+    public async Task<string?> ReadOutputTextAsync(string container, string name)
+    {
+        var output = Store(container, "out/");
+        if (await output.GetPropertiesAsync(name, CancellationToken.None) is null)
+        {
+            return null;
+        }
+
+        await using var stream = await output.OpenReadAsync(name, CancellationToken.None);
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync();
+    }
+
+    /// <summary>Starts <c>tempme</c> with the test environment (blob connection string, API token unless told otherwise).</summary>
+    public TempmeProcess Start(string[] args, bool withToken = true) => new(args, new Dictionary<string, string?>
+    {
+        ["AZURE_STORAGE_CONNECTION_STRING"] = BlobConnection,
+        ["TEMPME_API_TOKEN"] = withToken ? Token : null,
+        ["TEMPME_DB"] = null,
+    });
+
+    public TempmeProcess StartSilo(string db, int port, bool withToken = true) =>
+        Start(["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", LocalRoot], withToken);
+
+    public TempmeProcess StartWorker(string db, string id) =>
+        Start(["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);
+
+    /// <summary>Stops PostgreSQL (fast shutdown).</summary>
+    public void StopPostgres() => PgCtl("-D", PgData, "-m", "fast", "stop");
+
+    /// <summary>Starts PostgreSQL again with the options scripts/test.sh uses.</summary>
+    public void StartPostgres()
+    {
+        var root = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(PgData))!;
+        var port = new NpgsqlConnectionStringBuilder(AdminConnection).Port;
+        PgCtl("-D", PgData, "-l", Path.Combine(root, "server.log"), "-o", $"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off", "-w", "start");
+    }
+
+    private void PgCtl(params string[] args)
+    {
+        var pgCtl = Path.Combine(PgBin, "pg_ctl");
+        if (Environment.UserName == "root")
+        {
+            TestVideos.Run("runuser", ["-u", "postgres", "--", pgCtl, .. args]);
+        }
+        else
+        {
+            TestVideos.Run(pgCtl, args);
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Videos, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>A running <c>tempme</c> process whose output is drained into memory (so it never blocks on a full pipe).</summary>
+public sealed class TempmeProcess : IDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly Process _process;
+
+    public TempmeProcess(string[] args, IReadOnlyDictionary<string, string?> environment)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        info.ArgumentList.Add(TempmeCli.Dll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(key);
+            }
+            else
+            {
+                info.Environment[key] = value;
+            }
+        }
+
+        _process = new Process { StartInfo = info };
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        Name = args[0];
+    }
+
+    public string Name { get; }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>kill -9.</summary>
+    public void KillHard() => _process.Kill(entireProcessTree: true);
+
+    /// <summary>SIGTERM, then waits for the exit.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        TestVideos.Run("kill", "-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public async Task<int> WaitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"tempme {Name} did not exit within {timeout}; output:\n{Output}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(5000);
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}
