@@ -17,7 +17,7 @@ trap cleanup EXIT
 
 # PostgreSQL: a fresh cluster on a private port, trust auth on loopback only.
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-PGROOT="$work/pg"; PGDATA_DIR="$PGROOT/data"; PGPORT=55432
+PGROOT="$work/pg"; PGDATA_DIR="$PGROOT/data"; PGPORT=${TEMPME_PG_PORT:-55432}; AZPORT=${TEMPME_AZURITE_PORT:-10000}
 rm -rf "$PGROOT"; mkdir -p "$PGROOT"
 as_pg=(); if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$PGROOT"; chmod 755 "$work" "$root/.ci" 2>/dev/null || true; as_pg=(runuser -u postgres --); fi
 "${as_pg[@]}" "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 >/dev/null
@@ -27,11 +27,11 @@ export TEMPME_TEST_PG_DATA="$PGDATA_DIR" TEMPME_TEST_PG_BIN="$PGBIN"
 
 # Azurite (blob only), fresh data folder.
 rm -rf "$work/azurite-data"; mkdir -p "$work/azurite-data"
-"$work/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 10000 --location "$work/azurite-data" \
+"$work/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZPORT" --location "$work/azurite-data" \
   --disableTelemetry --silent >"$work/azurite.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null && break; sleep 0.1; done
-export TEMPME_TEST_BLOB="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$AZPORT) 2>/dev/null && break; sleep 0.1; done
+export TEMPME_TEST_BLOB="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$AZPORT/devstoreaccount1;"
 export CHROMIUM_PATH=/usr/bin/chromium
 
 dotnet build -c Release TempMe.Pipeline.sln -v quiet -nologo

@@ -45,6 +45,11 @@ public sealed class ApiTests(DistributedFixture fixture)
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }
 
+        if (DistributedFixture.UseLocalStorage)
+        {
+            Directory.CreateDirectory(good.source);
+        }
+
         var id = await client.SubmitAsync(good);
         var listed = JsonDocument.Parse(await client.Http.GetStringAsync("api/jobs")).RootElement;
         Assert.Contains(listed.EnumerateArray(), j => j.GetProperty("id").GetString() == id);
