@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 want=(ffmpeg libopenblas0-pthread)
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(postgresql chromium nodejs npm)
+  want+=(postgresql chromium)
+  # Node may come from another source than Debian (its own npm inside): only install Debian's when none is there.
+  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
   # kubectl renders the Kubernetes overlays in tests; keep one that is already installed (e.g. from a cloud SDK).
   command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
 fi
