@@ -13,6 +13,9 @@ public sealed class PipelineCounters
     private long _lostShards;
     private long _decodeMicros;
     private long _encodeMicros;
+    private long _fetchMicros;
+    private long _uploadMicros;
+    private long _settled;
 
     /// <summary>Videos in claimed shards.</summary>
     public long Claimed => Interlocked.Read(ref _claimed);
@@ -35,6 +38,15 @@ public sealed class PipelineCounters
     /// <summary>Total encode seconds (each batch's time split over its videos).</summary>
     public double EncodeSeconds => Interlocked.Read(ref _encodeMicros) / 1e6;
 
+    /// <summary>Seconds spent fetching (downloading) and hashing source videos; part of <see cref="DecodeSeconds"/>.</summary>
+    public double FetchSeconds => Interlocked.Read(ref _fetchMicros) / 1e6;
+
+    /// <summary>Seconds spent writing shard parts to the output store.</summary>
+    public double UploadSeconds => Interlocked.Read(ref _uploadMicros) / 1e6;
+
+    /// <summary>Videos of claimed shards that have a result in this run, including ones settled before it (so <see cref="Claimed"/> minus this is what is in flight).</summary>
+    public long Settled => Interlocked.Read(ref _settled);
+
     /// <summary>Failures of this run by error code.</summary>
     public ConcurrentDictionary<string, long> FailuresByCode { get; } = new(StringComparer.Ordinal);
 
@@ -42,8 +54,21 @@ public sealed class PipelineCounters
 
     internal void AddLostShard() => Interlocked.Increment(ref _lostShards);
 
+    internal void AddFetch(double seconds)
+    {
+        Interlocked.Add(ref _fetchMicros, (long)(seconds * 1e6));
+        PipelineMetrics.DownloadSeconds.Record(seconds);
+    }
+
+    internal void AddUpload(double seconds)
+    {
+        Interlocked.Add(ref _uploadMicros, (long)(seconds * 1e6));
+        PipelineMetrics.UploadSeconds.Record(seconds);
+    }
+
     internal void Add(VideoResult result)
     {
+        Interlocked.Increment(ref _settled);
         if (!result.Attempted)
         {
             // Settled before this run (a redone shard's finished videos): not progress of this run.
@@ -53,6 +78,7 @@ public sealed class PipelineCounters
         if (result.Succeeded)
         {
             Interlocked.Increment(ref _done);
+            PipelineMetrics.VideosDone.Add(1);
             if (result.Reused)
             {
                 Interlocked.Increment(ref _reused);
@@ -62,9 +88,14 @@ public sealed class PipelineCounters
         {
             Interlocked.Increment(ref _failed);
             FailuresByCode.AddOrUpdate(result.ErrorCode ?? ErrorCodes.Internal, 1, (_, n) => n + 1);
+            PipelineMetrics.VideosFailed.Add(1, new KeyValuePair<string, object?>(PipelineMetrics.ErrorCodeTag, result.ErrorCode ?? ErrorCodes.Internal));
         }
 
         Interlocked.Add(ref _decodeMicros, (long)(result.DecodeSeconds * 1e6));
         Interlocked.Add(ref _encodeMicros, (long)(result.EncodeSeconds * 1e6));
+        if (result.EncodeSeconds > 0)
+        {
+            PipelineMetrics.EncodeSeconds.Record(result.EncodeSeconds);
+        }
     }
 }

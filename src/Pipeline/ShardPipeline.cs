@@ -275,6 +275,9 @@ public sealed class ShardPipeline
                 return null;
             }
 
+            var fetchSeconds = clock.Elapsed.TotalSeconds;
+            Counters.AddFetch(fetchSeconds);
+
             if (await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, sha, cancellationToken) is { } cached)
             {
                 Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = sha, Embedding = cached, Reused = true });
@@ -305,6 +308,7 @@ public sealed class ShardPipeline
             }
 
             var decodeSeconds = clock.Elapsed.TotalSeconds;
+            PipelineMetrics.DecodeSeconds.Record(decodeSeconds - fetchSeconds);
             if (!sample.Succeeded)
             {
                 var failed = Failure(video, sample.ErrorCode ?? ErrorCodes.Internal, sample.Message ?? "decoding failed", decodeSeconds) with { ContentSha256 = sha };
@@ -373,7 +377,9 @@ public sealed class ShardPipeline
         if (results.Any(r => r.Succeeded))
         {
             partName = OutputLayout.PartName(lease.PartNumber);
+            var upload = Stopwatch.StartNew();
             await PartWriter.WriteAsync(_output, partName, results, _encoder.EmbeddingSize, cancellationToken);
+            Counters.AddUpload(upload.Elapsed.TotalSeconds);
         }
         else
         {

@@ -12,18 +12,13 @@ using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Silo;
 
-/// <summary>The silo's HTTP API: jobs, failures, cancel, retry, health and readiness.</summary>
+/// <summary>The silo's HTTP API: jobs, failures, cancel, retry (health, readiness and metrics come from <c>MapTempMeDefaults</c>).</summary>
 internal static class JobEndpoints
 {
     /// <summary>Maps every endpoint.</summary>
     public static void Map(WebApplication app)
     {
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", async (PostgresLedger ledger, CancellationToken ct) =>
-            await ledger.IsReadyAsync(ct)
-                ? Results.Text("ready")
-                : Results.Problem(title: "not ready", detail: "PostgreSQL is unreachable or its schema is not migrated.", statusCode: StatusCodes.Status503ServiceUnavailable));
-
+        // /healthz, /readyz and /metrics: TempMeHostingExtensions.MapTempMeDefaults (SiloHost).
         var api = app.MapGroup("/api/jobs");
         api.MapGet("/", async (PostgresLedger ledger, CancellationToken ct) =>
             Results.Json((await ledger.ListJobsAsync(200, ct)).Select(JobView.From).ToList(), ApiJson.Options));

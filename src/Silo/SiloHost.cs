@@ -4,6 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Hosting;
+using TempMe.Pipeline.Silo.Dashboard;
 
 namespace TempMe.Pipeline.Silo;
 
@@ -52,10 +54,19 @@ internal static class SiloHost
             return PostgresLedger.Create(options.ConnectionString, onRetry: (e, delay) => SiloLog.LogWarningDatabaseRetry(logger, delay.TotalSeconds, Redact(e.Message)));
         });
         builder.Services.AddHostedService<SiloBackgroundService>();
+        builder.Services.AddSingleton<DashboardState>();
+        builder.Services.AddHostedService<SiloDashboardService>();
+        builder.AddTempMeDefaults(sp => new TempMeReadiness
+        {
+            IsReadyAsync = sp.GetRequiredService<PostgresLedger>().IsReadyAsync,
+            NotReadyDetail = "PostgreSQL is unreachable or its schema is not migrated.",
+        });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
         var app = builder.Build();
+        app.MapTempMeDefaults();
         JobEndpoints.Map(app);
+        DashboardEndpoints.Map(app);
         return app;
     }
 

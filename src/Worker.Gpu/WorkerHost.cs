@@ -23,6 +23,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
 {
     private readonly ModelCache _models = new(options.ModelCacheFolder);
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private readonly WorkerTimes _times = new();
     private long _done;
     private long _failed;
     private double _decode;
@@ -132,7 +133,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
             ? new LocalFileFetcher()
             : new BlobSourceFetcher(BlobStoreFactory.OpenFromEnvironment(job.Spec.Source), tempFolder);
         var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = options.PerVideoTimeout });
-        var pipeline = new ShardPipeline(ledger.ForJob(jobId, record.ModelKey), fetcher, sampler, encoder, output, sampling, new ShardPipelineOptions
+        var pipeline = new ShardPipeline(ledger.ForJob(jobId, record.ModelKey), new TimedSourceFetcher(fetcher, _times), sampler, encoder, new TimedBlobStore(output, _times), sampling, new ShardPipelineOptions
         {
             WorkerId = options.WorkerId,
             Decoders = options.Concurrency,
@@ -166,9 +167,16 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
     private WorkerReport Report()
     {
         var c = _current;
+        var download = _times.DownloadSeconds;
+
+        // The pipeline counts fetch + decode together; the dashboard shows download and decode apart.
         return new WorkerReport(options.WorkerId, Environment.MachineName, _started, _currentJob,
             Interlocked.Read(ref _done) + (c?.Done ?? 0), Interlocked.Read(ref _failed) + (c?.Failed ?? 0),
-            _decode + (c?.DecodeSeconds ?? 0), _encode + (c?.EncodeSeconds ?? 0));
+            Math.Max(0, _decode + (c?.DecodeSeconds ?? 0) - download), _encode + (c?.EncodeSeconds ?? 0))
+        {
+            DownloadSeconds = download,
+            UploadSeconds = _times.UploadSeconds,
+        };
     }
 
     private async Task ReportLoopAsync(PostgresLedger ledger, CancellationToken cancellationToken)

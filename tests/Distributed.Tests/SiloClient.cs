@@ -47,6 +47,15 @@ public sealed class SiloClient(int port) : IDisposable
         return JsonDocument.Parse(text).RootElement.GetProperty("id").GetString()!;
     }
 
+    /// <summary>POSTs an empty JSON body with the test token; returns the status code and the body.</summary>
+    public async Task<(System.Net.HttpStatusCode Status, string Body)> PostAsync(string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { }) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", DistributedFixture.Token);
+        using var response = await _http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public async Task<JsonElement?> TryGetJobAsync(string id)
     {
         try

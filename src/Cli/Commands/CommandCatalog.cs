@@ -18,5 +18,6 @@ internal static class CommandCatalog
         yield return WorkerCommand.Create();
         yield return BenchDecodeCommand.Create();
         yield return BenchIndexCommand.Create();
+        yield return BenchLedgerCommand.Create();
     }
 }

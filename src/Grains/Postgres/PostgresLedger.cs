@@ -313,12 +313,19 @@ public sealed class PostgresLedger : IAsyncDisposable
     /// <summary>Writes a worker's heartbeat row.</summary>
     public Task ReportWorkerAsync(WorkerReport report, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
+        // The shard held (current_part) is set by claims and cleared by completions; a heartbeat clears it only when the
+        // worker has left that job.
         await using var cmd = Cmd(conn, tx, """
-            INSERT INTO workers (id, host, started, last_heartbeat, current_job, videos_done, videos_failed, decode_seconds, encode_seconds)
-            VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8)
-            ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), current_job = excluded.current_job, videos_done = excluded.videos_done,
-                videos_failed = excluded.videos_failed, decode_seconds = excluded.decode_seconds, encode_seconds = excluded.encode_seconds
-            """, report.Id, report.Host, report.Started.ToUniversalTime(), (object?)report.CurrentJob ?? DBNull.Value, report.VideosDone, report.VideosFailed, report.DecodeSeconds, report.EncodeSeconds);
+            INSERT INTO workers (id, host, started, last_heartbeat, current_job, current_job_id, videos_done, videos_failed, decode_seconds, encode_seconds, download_seconds, upload_seconds)
+            VALUES ($1, $2, $3, now(), $4, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), current_job = excluded.current_job, current_job_id = excluded.current_job_id,
+                current_part = CASE WHEN workers.current_job_id IS NOT DISTINCT FROM excluded.current_job_id THEN workers.current_part END,
+                current_shard = CASE WHEN workers.current_job_id IS NOT DISTINCT FROM excluded.current_job_id THEN workers.current_shard END,
+                current_part_since = CASE WHEN workers.current_job_id IS NOT DISTINCT FROM excluded.current_job_id THEN workers.current_part_since END,
+                videos_done = excluded.videos_done, videos_failed = excluded.videos_failed, decode_seconds = excluded.decode_seconds,
+                encode_seconds = excluded.encode_seconds, download_seconds = excluded.download_seconds, upload_seconds = excluded.upload_seconds
+            """, report.Id, report.Host, report.Started.ToUniversalTime(), (object?)report.CurrentJob ?? DBNull.Value, report.VideosDone, report.VideosFailed,
+            report.DecodeSeconds, report.EncodeSeconds, report.DownloadSeconds, report.UploadSeconds);
         return await cmd.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
@@ -362,9 +369,15 @@ public sealed class PostgresLedger : IAsyncDisposable
 
             var token = Guid.NewGuid();
             DateTimeOffset expires;
+            // The worker's dashboard row learns its shard in the same transaction (no row yet: nothing to update).
             await using (var take = Cmd(conn, tx, """
-                UPDATE shards SET state = 'leased', lease_owner = $3, lease_token = $4, lease_expires = now() + make_interval(secs => $5), attempts = attempts + 1
-                WHERE job_id = $1 AND id = $2 RETURNING lease_expires
+                WITH taken AS (
+                    UPDATE shards SET state = 'leased', lease_owner = $3, lease_token = $4, lease_expires = now() + make_interval(secs => $5), attempts = attempts + 1
+                    WHERE job_id = $1 AND id = $2 RETURNING lease_expires),
+                w AS (
+                    UPDATE workers SET current_job_id = $1, current_job = $1, current_part = $2, current_shard = $2, current_part_since = now(), last_heartbeat = now()
+                    WHERE id = $3)
+                SELECT lease_expires FROM taken
                 """, jobId, shard.Value, workerId, token, lease.TotalSeconds))
             {
                 expires = new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await take.ExecuteScalarAsync(ct))!, DateTimeKind.Utc));
@@ -482,12 +495,15 @@ public sealed class PostgresLedger : IAsyncDisposable
 
     internal Task<bool> CompleteShardAsync(ShardLease shard, ShardCompletion completion, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
-        await using (var check = Cmd(conn, tx, "SELECT 1 FROM shards WHERE job_id = $1 AND id = $2 AND lease_token = $3 AND state = 'leased' FOR UPDATE", shard.JobId, shard.ShardId, shard.LeaseToken))
+        string owner;
+        await using (var check = Cmd(conn, tx, "SELECT COALESCE(lease_owner, '') FROM shards WHERE job_id = $1 AND id = $2 AND lease_token = $3 AND state = 'leased' FOR UPDATE", shard.JobId, shard.ShardId, shard.LeaseToken))
         {
-            if (await check.ExecuteScalarAsync(ct) is null)
+            if (await check.ExecuteScalarAsync(ct) is not string holder)
             {
                 return false;
             }
+
+            owner = holder;
         }
 
         var old = await LockVideoStatesAsync(conn, tx, shard.JobId, completion.Results.Select(r => r.VideoId).ToArray(), ct);
@@ -564,10 +580,17 @@ public sealed class PostgresLedger : IAsyncDisposable
         }
 
         // A retryable failure with attempts left keeps the shard queued: the next claim retries it.
+        // The holder's dashboard row: one more shard done, and it no longer holds this one.
         await using (var finish = Cmd(conn, tx, """
+            WITH w AS (
+                UPDATE workers SET shards_done = shards_done + CASE WHEN $3 = 'done' THEN 1 ELSE 0 END, last_heartbeat = now(),
+                    current_part = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_part END,
+                    current_shard = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_shard END,
+                    current_part_since = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_part_since END
+                WHERE id = $6)
             UPDATE shards SET state = $3, part_name = $4, row_count = $5, lease_owner = NULL, lease_token = NULL, lease_expires = NULL
             WHERE job_id = $1 AND id = $2
-            """, shard.JobId, shard.ShardId, retryLeft ? "queued" : "done", (object?)completion.PartName ?? DBNull.Value, row))
+            """, shard.JobId, shard.ShardId, retryLeft ? "queued" : "done", (object?)completion.PartName ?? DBNull.Value, row, owner))
         {
             await finish.ExecuteNonQueryAsync(ct);
         }
@@ -578,7 +601,15 @@ public sealed class PostgresLedger : IAsyncDisposable
 
     internal Task ReleaseShardAsync(ShardLease shard, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
-        await using var cmd = Cmd(conn, tx, "UPDATE shards SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires = NULL WHERE job_id = $1 AND id = $2 AND lease_token = $3 AND state = 'leased'", shard.JobId, shard.ShardId, shard.LeaseToken);
+        await using var cmd = Cmd(conn, tx, """
+            WITH released AS (
+                SELECT lease_owner FROM shards WHERE job_id = $1 AND id = $2 AND lease_token = $3 AND state = 'leased'),
+            w AS (
+                UPDATE workers SET current_part = NULL, current_shard = NULL, current_part_since = NULL
+                WHERE id IN (SELECT lease_owner FROM released) AND current_job_id = $1 AND current_part = $2)
+            UPDATE shards SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires = NULL
+            WHERE job_id = $1 AND id = $2 AND lease_token = $3 AND state = 'leased'
+            """, shard.JobId, shard.ShardId, shard.LeaseToken);
         return await cmd.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 

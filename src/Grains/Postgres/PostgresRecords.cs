@@ -107,6 +107,13 @@ public sealed record JobStatus
 /// <param name="CurrentJob">The job it works on, if any.</param>
 /// <param name="VideosDone">Videos embedded since start.</param>
 /// <param name="VideosFailed">Videos failed since start.</param>
-/// <param name="DecodeSeconds">Seconds spent fetching and decoding.</param>
+/// <param name="DecodeSeconds">Seconds spent probing, hashing and decoding (without <see cref="DownloadSeconds"/>).</param>
 /// <param name="EncodeSeconds">Seconds spent encoding.</param>
-public sealed record WorkerReport(string Id, string Host, DateTimeOffset Started, string? CurrentJob, long VideosDone, long VideosFailed, double DecodeSeconds, double EncodeSeconds);
+public sealed record WorkerReport(string Id, string Host, DateTimeOffset Started, string? CurrentJob, long VideosDone, long VideosFailed, double DecodeSeconds, double EncodeSeconds)
+{
+    /// <summary>Seconds spent downloading sources (0 for local sources).</summary>
+    public double DownloadSeconds { get; init; }
+
+    /// <summary>Seconds spent writing part files to the output store.</summary>
+    public double UploadSeconds { get; init; }
+}
