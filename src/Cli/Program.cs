@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using TempMe.Pipeline.Cli;
 using TempMe.Pipeline.Cli.Commands;
 
@@ -20,4 +21,19 @@ if (parseResult.Errors.Count > 0)
     return ExitCodes.BadArguments;
 }
 
-return await parseResult.InvokeAsync();
+// The first Ctrl-C or SIGTERM asks the command to stop cleanly (hand back work, write what is done);
+// a second one terminates at once. System.CommandLine's own termination handling hung the process on SIGTERM
+// after the action had returned, so it is switched off.
+using var shutdown = new CancellationTokenSource();
+void OnSignal(PosixSignalContext context)
+{
+    if (!shutdown.IsCancellationRequested)
+    {
+        context.Cancel = true;
+        shutdown.Cancel();
+    }
+}
+
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+return await parseResult.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, shutdown.Token);

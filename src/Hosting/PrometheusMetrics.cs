@@ -75,7 +75,7 @@ public sealed class PrometheusMetrics : IDisposable
 
             _listener.RecordObservableInstruments();
             var text = new StringBuilder();
-            foreach (var family in states.GroupBy(s => s.FamilyName).OrderBy(g => g.Key, StringComparer.Ordinal))
+            foreach (var family in states.Where(s => s.HasSeries).GroupBy(s => s.FamilyName).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 var first = family.First();
                 text.Append("# HELP ").Append(family.Key).Append(' ').Append(EscapeHelp(first.Help)).Append('\n');
@@ -143,6 +143,17 @@ public sealed class PrometheusMetrics : IDisposable
         }
 
         public string FamilyName { get; }
+
+        public bool HasSeries
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _series.Count > 0;
+                }
+            }
+        }
 
         public string Help { get; }
 

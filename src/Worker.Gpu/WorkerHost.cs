@@ -1,11 +1,11 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Grains;
 using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Hosting;
 using TempMe.Pipeline.Media;
 using TempMe.Pipeline.Pipeline;
 using TempMe.Pipeline.Pipeline.Sources;
@@ -201,6 +201,8 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
 
     private async Task<IAsyncDisposable> StartHealthAsync(PostgresLedger ledger, CancellationToken cancellationToken)
     {
+        // Metrics go out through OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, listener or not.
+        TempMeHostingExtensions.StartOtlpIfConfigured();
         if (string.IsNullOrWhiteSpace(options.HealthUrls))
         {
             return new NoHealth();
@@ -209,11 +211,13 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(options.HealthUrls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        builder.AddTempMeDefaults(_ => new TempMeReadiness
+        {
+            IsReadyAsync = async ct => _ready && await ledger.IsReadyAsync(ct),
+            NotReadyDetail = "PostgreSQL is unreachable or its schema is not migrated.",
+        });
         var app = builder.Build();
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", async (CancellationToken ct) => _ready && await ledger.IsReadyAsync(ct)
-            ? Results.Text("ready")
-            : Results.Problem(detail: "PostgreSQL is unreachable.", statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapTempMeDefaults();
         await app.StartAsync(cancellationToken);
         return app;
     }

@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Grains;
 using TempMe.Pipeline.Media;
 using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Silo.Dashboard;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Cli.Commands;
@@ -27,10 +29,11 @@ internal static class IndexCommand
         var timeout = new Option<int>("--timeout-seconds") { Description = "Decode time limit per video.", DefaultValueFactory = _ => 120 };
         var failOnError = new Option<bool>("--fail-on-error") { Description = "Exit 1 when any video failed (failed videos are always listed in failures.jsonl)." };
         var progressInterval = new Option<double>("--progress-seconds") { Description = "Seconds between plain progress lines when output is not a terminal.", DefaultValueFactory = _ => 5 };
+        var dashboard = new Option<string?>("--dashboard") { Description = "Serve a live web dashboard of this run (and /metrics, /healthz) on HOST:PORT, e.g. 127.0.0.1:8090." };
 
         var command = new Command("index", "Index a folder of videos into TempMe embeddings on this machine, resumably.")
         {
-            source, output, model, frames, batch, decoders, shardSize, maxAttempts, timeout, failOnError, progressInterval,
+            source, output, model, frames, batch, decoders, shardSize, maxAttempts, timeout, failOnError, progressInterval, dashboard,
         };
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
@@ -69,20 +72,58 @@ internal static class IndexCommand
             var store = new LocalFolderStore(request.OutputFolder);
             var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) });
             var display = new IndexProgress(parse.GetValue(progressInterval));
+            await using var web = await StartDashboardAsync(parse.GetValue(dashboard), request, cancellationToken);
             LocalIndexSummary summary;
             try
             {
-                summary = await display.RunAsync(onStarted => LocalIndexer.RunAsync(request, encoder, sampler, store, onStarted, cancellationToken));
+                summary = await display.RunAsync(onStarted => LocalIndexer.RunAsync(request, encoder, sampler, store, (counters, before) =>
+                {
+                    onStarted(counters, before);
+                    web?.Attach(counters, before);
+                }, cancellationToken));
             }
             catch (JobMismatchException e)
             {
                 throw new UsageException(e.Message);
             }
+            catch (OperationCanceledException)
+            {
+                web?.Finish(cancelled: true);
+                throw;
+            }
+
+            web?.Finish(cancelled: false);
 
             PrintSummary(summary, request.OutputFolder, request.ModelSpec);
             return parse.GetValue(failOnError) && summary.Final.Failed > 0 ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>Starts the <c>--dashboard</c> listener, or returns null when the option is absent.</summary>
+    private static async Task<IndexDashboard?> StartDashboardAsync(string? endpoint, LocalIndexRequest request, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(endpoint))
+        {
+            return null;
+        }
+
+        var url = endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : "http://" + endpoint;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Port <= 0)
+        {
+            throw new UsageException($"--dashboard {endpoint} is not HOST:PORT (e.g. 127.0.0.1:8090).");
+        }
+
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        try
+        {
+            return await IndexDashboard.StartAsync(endpoint, new IndexDashboardInfo(request.Source, request.OutputFolder, request.ModelSpec, LocalIndexer.LedgerPath(request.OutputFolder)),
+                loggers.CreateLogger("TempMe.Pipeline.Dashboard"), cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new UsageException($"--dashboard: cannot listen on {endpoint} ({e.Message}); choose a free port.");
+        }
     }
 
     private static LocalIndexRequest Validate(string source, string output, string? model, int frames, int batch, int decoders, int shardSize, int maxAttempts, int timeoutSeconds)

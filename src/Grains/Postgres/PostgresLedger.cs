@@ -580,22 +580,29 @@ public sealed class PostgresLedger : IAsyncDisposable
         }
 
         // A retryable failure with attempts left keeps the shard queued: the next claim retries it.
-        // The holder's dashboard row: one more shard done, and it no longer holds this one.
         await using (var finish = Cmd(conn, tx, """
-            WITH w AS (
-                UPDATE workers SET shards_done = shards_done + CASE WHEN $3 = 'done' THEN 1 ELSE 0 END, last_heartbeat = now(),
-                    current_part = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_part END,
-                    current_shard = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_shard END,
-                    current_part_since = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_part_since END
-                WHERE id = $6)
             UPDATE shards SET state = $3, part_name = $4, row_count = $5, lease_owner = NULL, lease_token = NULL, lease_expires = NULL
             WHERE job_id = $1 AND id = $2
-            """, shard.JobId, shard.ShardId, retryLeft ? "queued" : "done", (object?)completion.PartName ?? DBNull.Value, row, owner))
+            """, shard.JobId, shard.ShardId, retryLeft ? "queued" : "done", (object?)completion.PartName ?? DBNull.Value, row))
         {
             await finish.ExecuteNonQueryAsync(ct);
         }
 
         await AdjustCountersAsync(conn, tx, shard.JobId, done, failed, pending, retryLeft ? 0 : 1, ct);
+
+        // The holder's dashboard row: one more shard done, and it no longer holds this one. Locked after the job row,
+        // in the same order as a claim that charges an expired lease, so the two never deadlock.
+        await using (var worker = Cmd(conn, tx, """
+            UPDATE workers SET shards_done = shards_done + $4, last_heartbeat = now(),
+                current_part = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_part END,
+                current_shard = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_shard END,
+                current_part_since = CASE WHEN current_job_id = $1 AND current_part = $2 THEN NULL ELSE current_part_since END
+            WHERE id = $3
+            """, shard.JobId, shard.ShardId, owner, retryLeft ? 0L : 1L))
+        {
+            await worker.ExecuteNonQueryAsync(ct);
+        }
+
         return true;
     }, cancellationToken);
 

@@ -1,0 +1,211 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Playwright;
+using TempMe.Pipeline.Testing;
+using Xunit.Abstractions;
+
+namespace TempMe.Pipeline.Dashboard.Tests;
+
+[Collection(DashboardCollection.Name)]
+public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper output)
+{
+    private static readonly string[] ChromiumArgs = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+    [Fact]
+    public async Task Dashboard_follows_a_job_to_100_percent_live_shows_its_failures_and_exports_metrics()
+    {
+        var db = fixture.CreateDatabase();
+        var siloPort = DashboardFixture.FreePort();
+        var workerPort = DashboardFixture.FreePort();
+        using var silo = fixture.StartSilo(db, siloPort);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{siloPort}/"), Timeout = TimeSpan.FromSeconds(10) };
+        await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), silo);
+        using var worker = DashboardFixture.StartWorker(db, "dash-worker-1", workerPort);
+        await DashboardFixture.WaitStatusAsync(http, $"http://127.0.0.1:{workerPort}/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), silo, worker);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = DashboardFixture.ChromiumPath, Args = ChromiumArgs, Headless = true,
+        });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 860 } });
+        await page.GotoAsync(http.BaseAddress!.ToString());
+        await page.WaitForSelectorAsync("#live.on", new PageWaitForSelectorOptions { Timeout = 15_000 });
+        await page.EvaluateAsync("() => { window.__sameDocument = 'yes'; }");
+
+        // Submit after the page is open: everything it shows from now on arrives by server-sent events.
+        using var submit = new HttpRequestMessage(HttpMethod.Post, "api/jobs")
+        {
+            Content = JsonContent.Create(new { source = fixture.Videos, output = Path.Combine(fixture.Root, "out"), model = "random:vit-b32", frames = 12, shardSize = 3 }),
+        };
+        submit.Headers.Authorization = new AuthenticationHeaderValue("Bearer", DashboardFixture.Token);
+        using var submitted = await http.SendAsync(submit);
+        Assert.True(submitted.StatusCode == HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync());
+        var id = JsonDocument.Parse(await submitted.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+
+        var percent = page.Locator($".job[data-job-id=\"{id}\"] .pct");
+        var seen = new List<string>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (true)
+        {
+            var text = await percent.CountAsync() > 0 ? await percent.InnerTextAsync() : "(absent)";
+            if (seen.Count == 0 || seen[^1] != text)
+            {
+                seen.Add(text);
+            }
+
+            if (text == "100%")
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the page never reached 100% (saw {string.Join(" → ", seen)})\n{DashboardFixture.Dump([silo, worker])}");
+            await Task.Delay(150);
+        }
+
+        output.WriteLine($"progress seen on the page: {string.Join(" → ", seen)}");
+        Assert.Contains(seen, s => s != "100%" && s != "(absent)");
+        Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument"));
+        await page.WaitForSelectorAsync($".job[data-job-id=\"{id}\"] .state.completed_with_failures");
+        await page.WaitForSelectorAsync("[data-worker-id=\"dash-worker-1\"]");
+        await Shot(page, "dashboard-overview-desktop.png");
+
+        // Job detail: most frequent errors with an example, the failure list, the JSONL link.
+        await page.ClickAsync($".job[data-job-id=\"{id}\"] a.job-id");
+        await page.WaitForSelectorAsync("#top-errors >> text=not_a_video");
+        await page.WaitForSelectorAsync("#failures >> text=broken.mp4");
+        var href = await page.GetAttributeAsync("#download-failures", "href");
+        Assert.Equal($"api/jobs/{id}/failures?format=jsonl", href);
+        var jsonl = await http.GetStringAsync(href);
+        var line = Assert.Single(jsonl.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("not_a_video", JsonDocument.Parse(line).RootElement.GetProperty("error_code").GetString());
+        Assert.EndsWith("broken.mp4", JsonDocument.Parse(line).RootElement.GetProperty("source").GetString(), StringComparison.Ordinal);
+        await Shot(page, "dashboard-job-desktop.png");
+
+        // Retry failed: the page asks for the token, keeps it in sessionStorage and sends it as a bearer token.
+        await page.ClickAsync("button[data-action=retry-failed]");
+        await page.WaitForSelectorAsync("#token-dialog[open]");
+        await page.FillAsync("#token-input", DashboardFixture.Token);
+        await page.ClickAsync("#token-save");
+        await page.WaitForSelectorAsync("#toast >> text=Requeued 1 failed video(s).");
+        Assert.Equal(DashboardFixture.Token, await page.EvaluateAsync<string>("() => sessionStorage.getItem('tempme.apiToken')"));
+        await page.WaitForSelectorAsync($"#job-detail .state.completed_with_failures", new PageWaitForSelectorOptions { Timeout = 60_000 });
+
+        // Phone width.
+        var phone = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true, DeviceScaleFactor = 2 });
+        await phone.GotoAsync(http.BaseAddress + "#/");
+        await phone.WaitForSelectorAsync($".job[data-job-id=\"{id}\"] .pct >> text=100%");
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the overview scrolls sideways at 390 px");
+        await Shot(phone, "dashboard-overview-phone.png");
+        await phone.GotoAsync(http.BaseAddress + $"#/jobs/{id}");
+        await phone.WaitForSelectorAsync("#failures >> text=broken.mp4");
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the job page scrolls sideways at 390 px");
+        await Shot(phone, "dashboard-job-phone.png");
+
+        // Metrics: the worker's counters and histograms, the silo's queue gauges.
+        var workerMetrics = PrometheusText.Parse(await http.GetStringAsync($"http://127.0.0.1:{workerPort}/metrics"));
+        Assert.Equal(8, workerMetrics.Sum("tempme_videos_done_total"));
+        var failed = Assert.Single(workerMetrics.Named("tempme_videos_failed_total"), s => s.Labels.GetValueOrDefault("error_code") == "not_a_video");
+        Assert.True(failed.Value >= 1);
+        foreach (var histogram in new[] { "tempme_decode_seconds", "tempme_encode_seconds", "tempme_upload_seconds" })
+        {
+            Assert.Equal("histogram", workerMetrics.Types[histogram]);
+            Assert.True(workerMetrics.Sum(histogram + "_count") > 0, $"{histogram} has no observations");
+        }
+
+        var siloMetrics = PrometheusText.Parse(await http.GetStringAsync("metrics"));
+        Assert.Equal("gauge", siloMetrics.Types["tempme_queue_depth"]);
+        Assert.Equal(0, Assert.Single(siloMetrics.Named("tempme_queue_depth")).Value);
+        foreach (var gauge in new[] { "tempme_active_leases", "tempme_lease_expirations", "tempme_retries" })
+        {
+            Assert.Equal("gauge", siloMetrics.Types[gauge]);
+        }
+
+        Assert.Equal(9, siloMetrics.Sum("tempme_ledger_videos_done_total") + siloMetrics.Sum("tempme_ledger_videos_failed_total"));
+    }
+
+    [Fact]
+    public async Task Worker_readyz_is_503_while_postgres_is_down_and_200_after()
+    {
+        var db = fixture.CreateDatabase();
+        var port = DashboardFixture.FreePort();
+        using var worker = DashboardFixture.StartWorker(db, "dash-ready", port);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
+        await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), worker);
+        Assert.Equal("ok", await http.GetStringAsync("healthz"));
+        fixture.StopPostgres();
+        try
+        {
+            await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30), worker);
+            Assert.Equal("ok", await http.GetStringAsync("healthz"));
+            PrometheusText.Parse(await http.GetStringAsync("metrics"));
+        }
+        finally
+        {
+            fixture.StartPostgres();
+        }
+
+        await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(30), worker);
+        Assert.False(worker.HasExited, worker.Output);
+    }
+
+    [Fact]
+    public async Task Index_dashboard_serves_the_same_page_and_snapshot_shape_for_its_run()
+    {
+        var output = Path.Combine(fixture.Root, $"index-out-{Guid.NewGuid():N}");
+        var port = DashboardFixture.FreePort();
+        using var index = new TempmeProcess(
+            ["index", fixture.Videos, "--out", output, "--model", "random:vit-b32", "--decoders", "1", "--batch", "1", "--shard-size", "3", "--dashboard", $"127.0.0.1:{port}"],
+            new Dictionary<string, string?>());
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(5) };
+        JsonElement? snapshot = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        string page = "";
+        string metrics = "";
+        while (snapshot is null && DateTime.UtcNow < deadline && !index.HasExited)
+        {
+            try
+            {
+                var text = await http.GetStringAsync("api/dashboard");
+                var root = JsonDocument.Parse(text).RootElement.Clone();
+                if (root.GetProperty("jobs")[0].GetProperty("total").GetInt64() > 0)
+                {
+                    snapshot = root;
+                    page = await http.GetStringAsync("/");
+                    metrics = await http.GetStringAsync("metrics");
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.True(snapshot is not null, $"no snapshot from the index dashboard\n{index.Output}");
+        var s = snapshot!.Value;
+        Assert.Equal("index", s.GetProperty("mode").GetString());
+        var job = s.GetProperty("jobs")[0];
+        Assert.Equal("local", job.GetProperty("id").GetString());
+        Assert.Equal(9, job.GetProperty("total").GetInt64());
+        foreach (var field in new[] { "done", "failed", "running", "queued", "videosPerSecond", "etaSeconds", "topErrors", "rate" })
+        {
+            Assert.True(job.TryGetProperty(field, out _), $"job lacks {field}");
+        }
+
+        Assert.True(s.GetProperty("workers")[0].GetProperty("split").TryGetProperty("encode", out _));
+        Assert.Contains("dashboard.js", page, StringComparison.Ordinal);
+        PrometheusText.Parse(metrics);
+        Assert.Equal(0, await index.WaitAsync(TimeSpan.FromSeconds(90)));
+    }
+
+    private async Task Shot(IPage page, string name)
+    {
+        var path = Path.Combine(fixture.Artifacts, name);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        output.WriteLine($"screenshot: {path}");
+        Console.WriteLine($"screenshot: {path}");
+    }
+}
