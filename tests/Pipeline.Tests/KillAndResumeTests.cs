@@ -87,6 +87,41 @@ public sealed class KillAndResumeTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Sigterm_stops_cleanly_with_exit_130_and_writes_the_partial_index()
+    {
+        var videos = Path.Combine(_root, "videos");
+        for (var i = 0; i < 8; i++)
+        {
+            TestVideos.MakeMp4(Path.Combine(videos, $"t{i:D2}.mp4"), 1.0, hue: i * 45);
+        }
+
+        var output = Path.Combine(_root, "out");
+        using var run = TempmeCli.Start("index", videos, "--out", output, "--model", "random:vit-b32", "--shard-size", "2", "--batch", "2");
+        var log = new System.Text.StringBuilder();
+        run.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        run.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        run.BeginOutputReadLine();
+        run.BeginErrorReadLine();
+        var firstPart = Path.Combine(output, "embeddings", "part-00000.jsonl");
+        while (!File.Exists(firstPart))
+        {
+            Assert.False(run.HasExited, "the run finished before it could be stopped: " + log);
+            await Task.Delay(20);
+        }
+
+        TestVideos.Run("kill", "-TERM", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await run.WaitForExitAsync(limit.Token); // hanging here is the failure this test guards against
+        Assert.True(run.ExitCode == 130, $"exit code {run.ExitCode}: {log}");
+
+        using var index = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "index.json")));
+        var counts = index.RootElement.GetProperty("counts");
+        Assert.Equal(8, counts.GetProperty("videos").GetInt32());
+        Assert.True(counts.GetProperty("pending").GetInt32() > 0, "nothing was left to do after SIGTERM");
+        Assert.Equal(8, counts.GetProperty("indexed").GetInt32() + counts.GetProperty("pending").GetInt32());
+    }
+
     private static long DoneCount(string ledgerPath)
     {
         if (!File.Exists(ledgerPath))
