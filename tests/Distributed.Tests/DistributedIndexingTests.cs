@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Npgsql;
+using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Distributed.Tests;
 
