@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
-using Npgsql;
 using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Dashboard.Tests;
@@ -26,21 +22,6 @@ public sealed class DashboardFixture : IDisposable
 
     public DashboardFixture()
     {
-        AdminConnection = new NpgsqlConnectionStringBuilder(Require("TEMPME_TEST_PG", "a PostgreSQL connection string (scripts/test.sh sets it)")) { Pooling = false }.ToString();
-        PgData = Require("TEMPME_TEST_PG_DATA", "the PostgreSQL data folder, so tests can stop and restart the server");
-        PgBin = Require("TEMPME_TEST_PG_BIN", "the PostgreSQL bin folder (pg_ctl)");
-        using (var conn = new NpgsqlConnection(AdminConnection))
-        {
-            try
-            {
-                conn.Open();
-            }
-            catch (Exception e) when (e is NpgsqlException or SocketException)
-            {
-                throw new InvalidOperationException($"PostgreSQL at TEMPME_TEST_PG is not reachable: {e.Message}. Start it as scripts/test.sh does.", e);
-            }
-        }
-
         Root = Path.Combine(Path.GetTempPath(), $"tempme-dash-{Environment.ProcessId}");
         Videos = Path.Combine(Root, "in");
         for (var i = 0; i < 8; i++)
@@ -54,11 +35,8 @@ public sealed class DashboardFixture : IDisposable
         Directory.CreateDirectory(Artifacts);
     }
 
-    public string AdminConnection { get; }
-
-    public string PgData { get; }
-
-    public string PgBin { get; }
+    /// <summary>The PostgreSQL server the tests share.</summary>
+    public TestPostgres Postgres { get; } = new();
 
     /// <summary>The silo's allowed root.</summary>
     public string Root { get; }
@@ -71,24 +49,8 @@ public sealed class DashboardFixture : IDisposable
 
     public static string ChromiumPath => Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } path ? path : "/usr/bin/chromium";
 
-    public static string Require(string variable, string what) =>
-        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException($"{variable} is not set: it must hold {what}. Run the tests through scripts/test.sh or set it yourself.");
-
     /// <summary>Creates a fresh database and returns its connection string.</summary>
-    public string CreateDatabase()
-    {
-        var name = $"tempme_dash_{Guid.NewGuid():N}";
-        using (var conn = new NpgsqlConnection(AdminConnection))
-        {
-            conn.Open();
-            using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", conn);
-            cmd.ExecuteNonQuery();
-        }
-
-        return new NpgsqlConnectionStringBuilder(AdminConnection) { Database = name, Pooling = false }.ToString();
-    }
+    public string CreateDatabase() => Postgres.CreateDatabase("tempme_dash_");
 
     public TempmeProcess StartSilo(string db, int port) => new(
         ["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", Root],
@@ -99,35 +61,13 @@ public sealed class DashboardFixture : IDisposable
         new Dictionary<string, string?> { ["TEMPME_DB"] = null });
 
     /// <summary>Stops PostgreSQL (fast shutdown).</summary>
-    public void StopPostgres() => PgCtl("-D", PgData, "-m", "fast", "stop");
+    public void StopPostgres() => Postgres.Stop();
 
     /// <summary>Starts PostgreSQL again with the options scripts/test.sh uses.</summary>
-    public void StartPostgres()
-    {
-        var root = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(PgData))!;
-        var port = new NpgsqlConnectionStringBuilder(AdminConnection).Port;
-        PgCtl("-D", PgData, "-l", Path.Combine(root, "server.log"), "-o", $"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off", "-w", "start");
-    }
+    public void StartPostgres() => Postgres.Start();
 
-    private void PgCtl(params string[] args)
-    {
-        var pgCtl = Path.Combine(PgBin, "pg_ctl");
-        if (Environment.UserName == "root")
-        {
-            TestVideos.Run("runuser", ["-u", "postgres", "--", pgCtl, .. args]);
-        }
-        else
-        {
-            TestVideos.Run(pgCtl, args);
-        }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free loopback port.</summary>
+    public static int FreePort() => TestEnvironment.FreePort();
 
     /// <summary>Polls <paramref name="url"/> until it answers <paramref name="status"/>; fails with the processes' output.</summary>
     public static async Task WaitStatusAsync(HttpClient http, string url, HttpStatusCode status, TimeSpan timeout, params TempmeProcess[] processes)

@@ -1,9 +1,4 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
-using Npgsql;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Storage;
 using TempMe.Pipeline.Testing;
@@ -28,22 +23,7 @@ public sealed class DistributedFixture : IDisposable
 
     public DistributedFixture()
     {
-        AdminConnection = new NpgsqlConnectionStringBuilder(Require("TEMPME_TEST_PG", "a PostgreSQL connection string, e.g. Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres (scripts/test.sh sets it)")) { Pooling = false }.ToString();
-        BlobConnection = Require("TEMPME_TEST_BLOB", "the Azurite connection string (scripts/test.sh sets it)");
-        PgData = Require("TEMPME_TEST_PG_DATA", "the PostgreSQL data folder, so tests can stop and restart the server");
-        PgBin = Require("TEMPME_TEST_PG_BIN", "the PostgreSQL bin folder (pg_ctl)");
-        using (var conn = new NpgsqlConnection(AdminConnection))
-        {
-            try
-            {
-                conn.Open();
-            }
-            catch (Exception e) when (e is NpgsqlException or SocketException)
-            {
-                throw new InvalidOperationException($"PostgreSQL at TEMPME_TEST_PG is not reachable: {e.Message}. Start it as scripts/test.sh does.", e);
-            }
-        }
-
+        BlobConnection = TestEnvironment.Require("TEMPME_TEST_BLOB", "the Azurite connection string (scripts/test.sh sets it)");
         Directory.CreateDirectory(LocalRoot);
         Videos = Path.Combine(Path.GetTempPath(), $"tempme-dist-videos-{Environment.ProcessId}");
         for (var i = 0; i < 40; i++)
@@ -52,35 +32,16 @@ public sealed class DistributedFixture : IDisposable
         }
     }
 
-    public string AdminConnection { get; }
-
     public string BlobConnection { get; }
 
-    public string PgData { get; }
-
-    public string PgBin { get; }
+    /// <summary>The PostgreSQL server the tests share.</summary>
+    public TestPostgres Postgres { get; } = new();
 
     /// <summary>40 one-second 160x120 clips.</summary>
     public string Videos { get; }
 
-    public static string Require(string variable, string what) =>
-        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException($"{variable} is not set: it must hold {what}. Run the tests through scripts/test.sh or set it yourself.");
-
     /// <summary>Creates a fresh database and returns its connection string.</summary>
-    public string CreateDatabase()
-    {
-        var name = $"tempme_test_{Guid.NewGuid():N}";
-        using (var conn = new NpgsqlConnection(AdminConnection))
-        {
-            conn.Open();
-            using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", conn);
-            cmd.ExecuteNonQuery();
-        }
-
-        return new NpgsqlConnectionStringBuilder(AdminConnection) { Database = name, Pooling = false }.ToString();
-    }
+    public string CreateDatabase() => Postgres.CreateDatabase("tempme_test_");
 
     /// <summary>A new Azurite container holding the first <paramref name="count"/> clips (plus extra files) under <c>in/</c>.</summary>
     public async Task<(string Container, IBlobStore Input)> UploadAsync(int count, IReadOnlyDictionary<string, byte[]>? extra = null)
@@ -182,35 +143,13 @@ public sealed class DistributedFixture : IDisposable
         Start(["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);
 
     /// <summary>Stops PostgreSQL (fast shutdown).</summary>
-    public void StopPostgres() => PgCtl("-D", PgData, "-m", "fast", "stop");
+    public void StopPostgres() => Postgres.Stop();
 
     /// <summary>Starts PostgreSQL again with the options scripts/test.sh uses.</summary>
-    public void StartPostgres()
-    {
-        var root = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(PgData))!;
-        var port = new NpgsqlConnectionStringBuilder(AdminConnection).Port;
-        PgCtl("-D", PgData, "-l", Path.Combine(root, "server.log"), "-o", $"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off", "-w", "start");
-    }
+    public void StartPostgres() => Postgres.Start();
 
-    private void PgCtl(params string[] args)
-    {
-        var pgCtl = Path.Combine(PgBin, "pg_ctl");
-        if (Environment.UserName == "root")
-        {
-            TestVideos.Run("runuser", ["-u", "postgres", "--", pgCtl, .. args]);
-        }
-        else
-        {
-            TestVideos.Run(pgCtl, args);
-        }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free loopback port.</summary>
+    public static int FreePort() => TestEnvironment.FreePort();
 
     public void Dispose()
     {
