@@ -71,6 +71,7 @@ public static class LocalIndexer
 
         var pipeline = new ShardPipeline(ledger, new LocalFileFetcher(), sampler, encoder, output, request.Sampling, request.Pipeline);
         onStarted?.Invoke(pipeline.Counters, before);
+        (LedgerCounts Counts, IReadOnlyList<FailureRecord> Failures) final;
         try
         {
             await pipeline.RunAsync(cancellationToken);
@@ -78,16 +79,16 @@ public static class LocalIndexer
         finally
         {
             // Also after Ctrl-C: the manifest then tells how far the index got.
-            await WriteManifestAsync(ledger, job, request, output, CancellationToken.None);
+            final = await WriteManifestAsync(ledger, job, request, output, CancellationToken.None);
         }
 
-        var after = await ledger.CountAsync(cancellationToken);
-        var failures = await ledger.ListFailuresAsync(cancellationToken);
+        var (after, failures) = final;
         var byCode = failures.GroupBy(f => f.ErrorCode).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         return new LocalIndexSummary(listingSummary, before.Done, pipeline.Counters, after, byCode, clock.Elapsed);
     }
 
-    private static async Task WriteManifestAsync(SqliteLedger ledger, JobRecord job, LocalIndexRequest request, IBlobStore output, CancellationToken cancellationToken)
+    /// <summary>Writes <c>index.json</c> and <c>failures.jsonl</c> from the ledger; returns what it wrote them from.</summary>
+    private static async Task<(LedgerCounts Counts, IReadOnlyList<FailureRecord> Failures)> WriteManifestAsync(SqliteLedger ledger, JobRecord job, LocalIndexRequest request, IBlobStore output, CancellationToken cancellationToken)
     {
         var counts = await ledger.CountAsync(cancellationToken);
         var parts = await ledger.ListPartsAsync(cancellationToken);
@@ -101,5 +102,6 @@ public static class LocalIndexer
             Parts = parts.Select(p => new ManifestPart(p.Name + ".npy", p.Name + ".jsonl", p.Rows)).ToList(),
         };
         await IndexManifest.WriteAsync(output, manifest, failures, cancellationToken);
+        return (counts, failures);
     }
 }

@@ -162,7 +162,7 @@ public sealed class ShardPipeline
 
         var claimer = Task.Run(ClaimLoop, token);
         var decoders = Enumerable.Range(0, Math.Max(1, _options.Decoders)).Select(_ => Task.Run(DecodeLoop, token)).ToArray();
-        var encoder = Task.Run(async () =>
+        var decodersDone = Task.Run(async () =>
         {
             try
             {
@@ -179,7 +179,7 @@ public sealed class ShardPipeline
         {
             try
             {
-                await Task.WhenAll(claimer, encoder, encoding);
+                await Task.WhenAll(claimer, decodersDone, encoding);
             }
             finally
             {
@@ -189,12 +189,12 @@ public sealed class ShardPipeline
 
         try
         {
-            await Task.WhenAll(claimer, encoder, encoding, completion, finisher).WaitAsync(cancellationToken);
+            await Task.WhenAll(claimer, decodersDone, encoding, completion, finisher).WaitAsync(cancellationToken);
         }
         catch
         {
             await stop.CancelAsync();
-            await Task.WhenAll(new[] { claimer, encoder, encoding, completion, finisher }.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+            await Task.WhenAll(new[] { claimer, decodersDone, encoding, completion, finisher }.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
             foreach (var work in active.Values)
             {
                 // Hand back what we could not finish: its finished videos are recorded and will not be recomputed.

@@ -230,9 +230,9 @@ public sealed class SqliteLedger : IShardLedger, IAsyncDisposable
             """, tx);
         var partParam = upsertShard.Parameters.Add("$part", SqliteType.Integer);
         var hashParam = upsertShard.Parameters.Add("$hash", SqliteType.Text);
-        for (var shard = 0; shard < shardCount; shard++)
+        var shard = 0;
+        foreach (var members in ids.Chunk(shardSize))
         {
-            var members = ids.Skip(shard * shardSize).Take(shardSize).ToList();
             shardParam.Value = shard;
             foreach (var id in members)
             {
@@ -243,6 +243,7 @@ public sealed class SqliteLedger : IShardLedger, IAsyncDisposable
             partParam.Value = shard;
             hashParam.Value = MemberHash(members);
             await upsertShard.ExecuteNonQueryAsync(cancellationToken);
+            shard++;
         }
 
         await using var trim = Command("DELETE FROM shards WHERE part_number >= $count", tx);
