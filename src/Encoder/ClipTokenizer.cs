@@ -108,6 +108,7 @@ internal sealed partial class ClipTokenizer
     /// <summary>Reads OpenAI's gzipped merge list.</summary>
     public static ClipTokenizer FromOpenAi(string gzPath)
     {
+        RequireRegularFile(gzPath);
         string[] lines;
         try
         {
@@ -137,7 +138,7 @@ internal sealed partial class ClipTokenizer
             var parts = lines[i + 1].Split(' ');
             if (parts.Length != 2)
             {
-                throw new ModelLoadException($"{gzPath}: line {i + 2} is not a merge 'a b': '{lines[i + 1]}'.");
+                throw new ModelLoadException($"{gzPath}: line {i + 2} is not a merge 'a b' (two tokens separated by one space).");
             }
 
             ranks[(parts[0], parts[1])] = i;
@@ -158,6 +159,8 @@ internal sealed partial class ClipTokenizer
     /// <summary>Reads a Hugging Face vocab.json + merges.txt pair.</summary>
     public static ClipTokenizer FromHuggingFace(string vocabJson, string mergesTxt)
     {
+        RequireRegularFile(vocabJson);
+        RequireRegularFile(mergesTxt);
         Dictionary<string, int> encoder;
         try
         {
@@ -165,7 +168,8 @@ internal sealed partial class ClipTokenizer
         }
         catch (JsonException ex)
         {
-            throw new ModelLoadException($"{vocabJson}: not a JSON token→id map ({ex.Message}).", ex);
+            // The parser's message quotes the file's text: the position is enough.
+            throw new ModelLoadException($"{vocabJson}: not a JSON token→id map (line {(ex.LineNumber ?? 0) + 1}).", ex);
         }
 
         var ranks = new Dictionary<(string, string), int>();
@@ -418,4 +422,13 @@ internal sealed partial class ClipTokenizer
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex WhitespaceRegex();
+
+    /// <summary>Refuses FIFOs and devices before opening them: reading a FIFO blocks until a writer comes.</summary>
+    private static void RequireRegularFile(string path)
+    {
+        if (Internal.FileKind.DescribeIfNotRegular(path) is { } kind)
+        {
+            throw new ModelLoadException($"{path}: not a regular file ({kind}); give the vocabulary file itself.");
+        }
+    }
 }

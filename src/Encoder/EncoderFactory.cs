@@ -29,19 +29,27 @@ public static class EncoderFactory
             throw new ModelLoadException($"frames per video must be positive (got {framesPerVideo}).");
         }
 
-        ClipWeights weights;
-        if (modelSpec.StartsWith(RandomPrefix, StringComparison.OrdinalIgnoreCase))
+        try
         {
-            weights = RandomWeights.Create(modelSpec[RandomPrefix.Length..], framesPerVideo, options.Schedule, options.VisionHeads, options.LoadText, options.TextHeads);
-            notices?.WriteLine($"notice: {weights.Source}: random weights: embeddings are meaningless (benchmarks and tests only).");
-        }
-        else
-        {
-            weights = CheckpointLoader.Load(ResolveCheckpoint(modelSpec), options.LoadText, options.VisionHeads, options.TextHeads, notices);
-        }
+            ClipWeights weights;
+            if (modelSpec.StartsWith(RandomPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                weights = RandomWeights.Create(modelSpec[RandomPrefix.Length..], framesPerVideo, options.Schedule, options.VisionHeads, options.LoadText, options.TextHeads);
+                notices?.WriteLine($"notice: {weights.Source}: random weights: embeddings are meaningless (benchmarks and tests only).");
+            }
+            else
+            {
+                weights = CheckpointLoader.Load(ResolveCheckpoint(modelSpec), options.LoadText, options.VisionHeads, options.TextHeads, notices);
+            }
 
-        notices?.WriteLine($"notice: matrix products run on {NativeBlas.Description}.");
-        return new TempMeVideoEncoder(weights, framesPerVideo, options, notices);
+            notices?.WriteLine($"notice: matrix products run on {NativeBlas.Description}.");
+            return new TempMeVideoEncoder(weights, framesPerVideo, options, notices);
+        }
+        catch (OverflowException e)
+        {
+            // Every tensor was checked against the file, so only dimensions that combine into absurd sizes get here.
+            throw new ModelLoadException($"{modelSpec}: the model's dimensions are too large to run with {framesPerVideo} frames per video (a corrupt or crafted checkpoint).", e);
+        }
     }
 
     /// <summary>The checkpoint file a spec names: the file itself, or the single <c>*.safetensors</c> in a folder.</summary>

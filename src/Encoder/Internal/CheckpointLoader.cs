@@ -88,7 +88,7 @@ internal sealed class CheckpointLoader
         var hf = scheme == NamingScheme.HuggingFace;
         var convName = Name(hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight");
         var conv = Entry(convName);
-        if (conv.Shape.Length != 4 || conv.Shape[1] != 3 || conv.Shape[2] != conv.Shape[3] || conv.Shape[2] == 0)
+        if (conv.Shape.Length != 4 || conv.Shape[0] == 0 || conv.Shape[1] != 3 || conv.Shape[2] != conv.Shape[3] || conv.Shape[2] == 0)
         {
             throw Shape(conv, "[width, 3, patch, patch]");
         }
@@ -184,6 +184,11 @@ internal sealed class CheckpointLoader
         }
 
         var (vocab, width) = (tok.Shape[0], tok.Shape[1]);
+        if (width == 0)
+        {
+            throw Shape(tok, "[vocab, width] with a positive width");
+        }
+
         var posName = Name(hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding");
         var pos = Entry(posName);
         if (pos.Shape.Length != 2 || pos.Shape[1] != width)
@@ -233,7 +238,7 @@ internal sealed class CheckpointLoader
 
     private BlockWeights LoadOpenAiBlock(string p, int width, int mlp)
     {
-        var inW = Get(Name(p + "attn.in_proj_weight"), 3 * width, width);
+        var inW = Get(Name(p + "attn.in_proj_weight"), checked(3 * width), width);
         var aName = Name(p + "attn.TVPt_LoRA_a");
         var bName = Name(p + "attn.TVPt_LoRA_b");
         if (file.Find(aName) is { } a && file.Find(bName) is { } b)
@@ -245,7 +250,7 @@ internal sealed class CheckpointLoader
 
             var rank = a.Shape[0];
             var loraA = Get(aName, rank, width);
-            var loraB = Get(bName, 3 * width, rank);
+            var loraB = Get(bName, checked(3 * width), rank);
 
             // W' = W + B·A (LoRA, scale 1): fold once at load.
             MatMul.Gemm(false, 3 * width, width, rank, 1f, loraB, rank, loraA, width, 1f, inW, width);
@@ -258,7 +263,7 @@ internal sealed class CheckpointLoader
         return new BlockWeights
         {
             InProjWeight = inW,
-            InProjBias = Get(Name(p + "attn.in_proj_bias"), 3 * width),
+            InProjBias = Get(Name(p + "attn.in_proj_bias"), checked(3 * width)),
             OutProjWeight = Get(Name(p + "attn.out_proj.weight"), width, width),
             OutProjBias = Get(Name(p + "attn.out_proj.bias"), width),
             Ln1Weight = Get(Name(p + "ln_1.weight"), width),
@@ -274,14 +279,20 @@ internal sealed class CheckpointLoader
 
     private BlockWeights LoadHfBlock(string p, int width, int mlp)
     {
-        var inW = new float[3 * width * width];
-        var inB = new float[3 * width];
+        // Read (and so check against the file) before allocating: a width taken from another tensor's shape can make
+        // 3 · width² overflow or ask for gigabytes that no tensor in the file backs.
+        // Same read order as ever (weight, bias per part): the fingerprint hashes the tensors in the order they are read.
         string[] parts = ["q_proj", "k_proj", "v_proj"];
+        var weights = new float[3][];
+        var biases = new float[3][];
         for (var i = 0; i < 3; i++)
         {
-            Get(Name($"{p}self_attn.{parts[i]}.weight"), width, width).CopyTo(inW, i * width * width);
-            Get(Name($"{p}self_attn.{parts[i]}.bias"), width).CopyTo(inB, i * width);
+            weights[i] = Get(Name($"{p}self_attn.{parts[i]}.weight"), width, width);
+            biases[i] = Get(Name($"{p}self_attn.{parts[i]}.bias"), width);
         }
+
+        var inW = Concat(weights);
+        var inB = Concat(biases);
 
         return new BlockWeights
         {
@@ -356,6 +367,19 @@ internal sealed class CheckpointLoader
         => new($"{file.Path}: tensor '{e.Name}' has shape {e.ShapeText}, which contradicts the expected {expected}.");
 
     private string SchemeText() => scheme == NamingScheme.OpenAi ? $"OpenAI CLIP names, prefix '{prefix}'" : $"Hugging Face CLIPModel names, prefix '{prefix}'";
+
+    private static float[] Concat(float[][] parts)
+    {
+        var result = new float[parts.Sum(part => (long)part.Length)];
+        var offset = 0;
+        foreach (var part in parts)
+        {
+            part.CopyTo(result, offset);
+            offset += part.Length;
+        }
+
+        return result;
+    }
 
     private static float[] Transpose(float[] m, int rows, int cols)
     {

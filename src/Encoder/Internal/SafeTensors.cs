@@ -9,11 +9,30 @@ namespace TempMe.Pipeline.Encoder.Internal;
 /// <summary>One tensor's header entry: dtype, shape and byte range relative to the start of the data section.</summary>
 internal sealed record SafeTensorEntry(string Name, string DType, int[] Shape, long Begin, long End)
 {
-    /// <summary>Number of elements (1 for a 0-d tensor).</summary>
-    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Number of elements (1 for a 0-d tensor); checked, and at most <see cref="SafeTensorsFile.MaxElements"/> once the file is open.</summary>
+    public long ElementCount => CountElements(Shape) ?? throw new OverflowException($"tensor '{Name}' has more elements than a long can count.");
 
     /// <summary>The shape as text, e.g. <c>[768, 3, 32, 32]</c>.</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+
+    /// <summary>The product of <paramref name="shape"/>, or null when it overflows a long.</summary>
+    public static long? CountElements(int[] shape)
+    {
+        var count = 1L;
+        foreach (var dim in shape)
+        {
+            try
+            {
+                count = checked(count * dim);
+            }
+            catch (OverflowException)
+            {
+                return null;
+            }
+        }
+
+        return count;
+    }
 }
 
 /// <summary>
@@ -22,6 +41,12 @@ internal sealed record SafeTensorEntry(string Name, string DType, int[] Shape, l
 /// </summary>
 internal sealed class SafeTensorsFile : IDisposable
 {
+    /// <summary>
+    /// The most elements one tensor may have: 2^28 - 1, so that its bytes at up to 8 per element fit one span
+    /// (bigger than any CLIP tensor: ViT-bigG's token embedding has 63 million).
+    /// </summary>
+    public const long MaxElements = int.MaxValue / 8;
+
     private const long MaxHeaderBytes = 100L * 1024 * 1024;
 
     private static readonly Dictionary<string, int> ElementBytes = new(StringComparer.Ordinal)
@@ -52,6 +77,7 @@ internal sealed class SafeTensorsFile : IDisposable
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>Opens and validates <paramref name="path"/>; throws <see cref="ModelLoadException"/> naming the file and the problem.</summary>
+    /// <remarks>Messages never quote the file's bytes: the file may be any file the caller can read (a secret, say).</remarks>
     public static SafeTensorsFile Open(string path)
     {
         if (!File.Exists(path))
@@ -59,26 +85,35 @@ internal sealed class SafeTensorsFile : IDisposable
             throw new ModelLoadException($"{path}: file not found.");
         }
 
+        // Before opening: opening a FIFO for reading blocks until a writer comes (forever, deaf to SIGTERM).
+        if (FileKind.DescribeIfNotRegular(path) is { } kind)
+        {
+            throw new ModelLoadException($"{path}: not a regular file ({kind}); give a .safetensors file.");
+        }
+
+        var length = new FileInfo(path).Length;
+        if (length < 8)
+        {
+            throw new ModelLoadException($"{path}: not a safetensors file: {length} bytes is shorter than the 8-byte header length (truncated or empty file).");
+        }
+
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
         try
         {
-            var length = stream.Length;
-            if (length < 8)
-            {
-                throw new ModelLoadException($"{path}: not a safetensors file: {length} bytes is shorter than the 8-byte header length (truncated or empty file).");
-            }
-
+            length = stream.Length;
             Span<byte> lenBytes = stackalloc byte[8];
             RandomAccess.Read(stream.SafeFileHandle, lenBytes, 0);
             var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
+
+            // The length is the file's first 8 bytes: never put it in a message.
             if (headerLength == 0 || headerLength > MaxHeaderBytes)
             {
-                throw new ModelLoadException($"{path}: not a safetensors file: header length {headerLength} is not in 1..{MaxHeaderBytes}.");
+                throw new ModelLoadException($"{path}: not a safetensors file: its first 8 bytes are not a header length from 1 to {MaxHeaderBytes} (a safetensors file starts with the little-endian length of its JSON header).");
             }
 
             if ((long)headerLength > length - 8)
             {
-                throw new ModelLoadException($"{path}: truncated: the header claims {headerLength} bytes but only {length - 8} follow.");
+                throw new ModelLoadException($"{path}: truncated or not a safetensors file: the header length runs past the end of the {length}-byte file.");
             }
 
             var header = new byte[headerLength];
@@ -236,7 +271,8 @@ internal sealed class SafeTensorsFile : IDisposable
         }
         catch (JsonException ex)
         {
-            throw new ModelLoadException($"{path}: not a safetensors file: the header is not valid JSON ({ex.Message}).", ex);
+            // The parser's message quotes the offending character: the position is enough.
+            throw new ModelLoadException($"{path}: not a safetensors file: the header is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1} of the header).", ex);
         }
 
         using (doc)
@@ -266,6 +302,7 @@ internal sealed class SafeTensorsFile : IDisposable
                 tensors[prop.Name] = ParseEntry(path, prop, dataLength);
             }
 
+            RequireDisjoint(path, tensors.Values);
             return (tensors, metadata);
         }
     }
@@ -305,7 +342,12 @@ internal sealed class SafeTensorsFile : IDisposable
         }
 
         var entry = new SafeTensorEntry(prop.Name, dtype, shape, begin, end);
-        var expected = entry.ElementCount * elementBytes;
+        if (SafeTensorEntry.CountElements(shape) is not { } count || count > MaxElements)
+        {
+            throw new ModelLoadException($"{path}: tensor '{prop.Name}' ({dtype} {entry.ShapeText}) is too large: more than {MaxElements} elements (a corrupt or crafted header).");
+        }
+
+        var expected = count * elementBytes;
         if (end - begin != expected)
         {
             throw new ModelLoadException($"{path}: tensor '{prop.Name}' ({dtype} {entry.ShapeText}) needs {expected} bytes but data_offsets give {end - begin}.");
@@ -316,12 +358,22 @@ internal sealed class SafeTensorsFile : IDisposable
             throw new ModelLoadException($"{path}: truncated: tensor '{prop.Name}' ends at data byte {end} but the file holds only {dataLength} data bytes.");
         }
 
-        if (entry.ElementCount > int.MaxValue)
-        {
-            throw new ModelLoadException($"{path}: tensor '{prop.Name}' is too large ({entry.ElementCount} elements).");
-        }
-
         return entry;
+    }
+
+    /// <summary>No two tensors share bytes, so that everything read is bounded by the file's size.</summary>
+    private static void RequireDisjoint(string path, IEnumerable<SafeTensorEntry> entries)
+    {
+        SafeTensorEntry? previous = null;
+        foreach (var e in entries.Where(e => e.End > e.Begin).OrderBy(e => e.Begin))
+        {
+            if (previous is not null && e.Begin < previous.End)
+            {
+                throw new ModelLoadException($"{path}: not a valid safetensors file: tensors '{previous.Name}' and '{e.Name}' overlap in the data section.");
+            }
+
+            previous = e;
+        }
     }
 }
 
