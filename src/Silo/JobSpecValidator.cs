@@ -21,6 +21,10 @@ internal static class JobSpecValidator
         {
             errors["model"] = ["model is too long."];
         }
+        else if (model is not null && options.ModelRoots.RefusalForSubmit(model) is { } refusal)
+        {
+            errors["model"] = [refusal];
+        }
 
         return errors.Count > 0 ? (null, errors) : (new DistributedJobSpec(source!, output!, model!, frames, shardSize, maxAttempts), errors);
     }

@@ -1,3 +1,5 @@
+using TempMe.Pipeline.Encoder;
+
 namespace TempMe.Pipeline.Silo;
 
 /// <summary>How <c>tempme silo</c> runs. Secrets (connection string, token) are never logged or returned.</summary>
@@ -20,6 +22,9 @@ internal sealed class SiloOptions
 
     /// <summary>Local folders that job sources and outputs may lie under; empty refuses every local path.</summary>
     public IReadOnlyList<string> AllowedRoots { get; init; } = [];
+
+    /// <summary>Local folders a job's model may lie under; none leaves the check to the workers (which then refuse local models).</summary>
+    public ModelRoots ModelRoots { get; init; } = ModelRoots.None;
 
     /// <summary>The API token; null refuses every mutating call.</summary>
     public string? ApiToken { get; init; }

@@ -21,7 +21,7 @@ namespace TempMe.Pipeline.Worker;
 /// </summary>
 internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
 {
-    private readonly ModelCache _models = new(options.ModelCacheFolder);
+    private readonly ModelCache _models = new(options.ModelCacheFolder, options.ModelRoots, options.MaxModelBytes);
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly WorkerTimes _times = new();
     private long _done;

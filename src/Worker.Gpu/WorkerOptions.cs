@@ -1,3 +1,5 @@
+using TempMe.Pipeline.Encoder;
+
 namespace TempMe.Pipeline.Worker;
 
 /// <summary>How <c>tempme worker</c> runs.</summary>
@@ -32,4 +34,13 @@ internal sealed class WorkerOptions
 
     /// <summary>Where checkpoints named by blob prefixes are downloaded to.</summary>
     public string ModelCacheFolder { get; init; } = Path.Combine(Path.GetTempPath(), "tempme-models");
+
+    /// <summary>Local folders a job's model may lie under; none refuses every local model.</summary>
+    public ModelRoots ModelRoots { get; init; } = ModelRoots.None;
+
+    /// <summary>The most bytes one model prefix may download.</summary>
+    public long MaxModelBytes { get; init; } = DefaultMaxModelBytes;
+
+    /// <summary>Default of <see cref="MaxModelBytes"/>: 4 GiB, above the largest CLIP checkpoints in float32.</summary>
+    public const long DefaultMaxModelBytes = 4L << 30;
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
+using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Silo;
 
 namespace TempMe.Pipeline.Cli.Commands;
@@ -14,9 +15,10 @@ internal static class SiloCommand
         var urls = new Option<string>("--urls") { Description = "Listen URLs, comma-separated.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
         var sweep = new Option<double>("--lease-sweep-seconds") { Description = "Seconds between sweeps that requeue shards whose lease expired.", DefaultValueFactory = _ => 5 };
         var roots = new Option<string?>("--allowed-roots") { Description = "Comma-separated local folders that job sources and outputs may lie under (none: local paths are refused)." };
+        var modelRoots = new Option<string?>(ModelRoots.OptionName) { Description = $"Comma-separated local folders that jobs' models may lie under; a local model elsewhere is refused at submit (or set {ModelRoots.EnvironmentVariable}; none: the workers decide)." };
         var command = new Command("silo", $"Run the distributed-indexing coordinator: HTTP API for jobs, source listing, lease sweeper. Mutating API calls need the bearer token in {SiloOptions.ApiTokenVariable}.")
         {
-            db, urls, sweep, roots,
+            db, urls, sweep, roots, modelRoots,
         };
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
@@ -35,6 +37,7 @@ internal static class SiloCommand
                 Urls = parse.GetValue(urls)!,
                 SweepInterval = TimeSpan.FromSeconds(seconds),
                 AllowedRoots = allowed,
+                ModelRoots = ModelRoots.FromOptionOrEnvironment(parse.GetValue(modelRoots)),
                 ApiToken = Environment.GetEnvironmentVariable(SiloOptions.ApiTokenVariable) is { Length: > 0 } token ? token : null,
             };
 

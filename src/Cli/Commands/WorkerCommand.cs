@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Worker;
 
 namespace TempMe.Pipeline.Cli.Commands;
@@ -18,9 +19,11 @@ internal static class WorkerCommand
         var health = new Option<string?>("--health-urls") { Description = "Serve /healthz and /readyz on these URLs (e.g. http://127.0.0.1:8081)." };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker identity in leases and status (default HOST:PID)." };
         var timeout = new Option<int>("--timeout-seconds") { Description = "Decode time limit per video.", DefaultValueFactory = _ => 120 };
+        var modelRoots = new Option<string?>(ModelRoots.OptionName) { Description = $"Comma-separated local folders that jobs' models may lie under (or set {ModelRoots.EnvironmentVariable}; none: only random: and blob models)." };
+        var maxModelBytes = new Option<long>("--max-model-bytes") { Description = "The most bytes a model named by a blob prefix may download.", DefaultValueFactory = _ => WorkerOptions.DefaultMaxModelBytes };
         var command = new Command("worker", "Run a distributed-indexing worker: claim shards from the ledger, embed them, write parts to the job's output. SIGTERM hands unfinished shards back and exits 0.")
         {
-            db, lease, heartbeat, concurrency, batch, health, workerId, timeout,
+            db, lease, heartbeat, concurrency, batch, health, workerId, timeout, modelRoots, maxModelBytes,
         };
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
@@ -38,6 +41,17 @@ internal static class WorkerCommand
                 throw new UsageException("--concurrency, --batch and --timeout-seconds must be positive.");
             }
 
+            if (parse.GetValue(maxModelBytes) <= 0)
+            {
+                throw new UsageException("--max-model-bytes must be positive.");
+            }
+
+            var roots = ModelRoots.FromOptionOrEnvironment(parse.GetValue(modelRoots));
+            if (roots.Folders.FirstOrDefault(f => !Directory.Exists(f)) is { } missing)
+            {
+                throw new UsageException($"{ModelRoots.OptionName}: {missing} is not a folder; name existing folders that hold checkpoints.");
+            }
+
             var options = new WorkerOptions
             {
                 ConnectionString = connection,
@@ -48,6 +62,8 @@ internal static class WorkerCommand
                 HealthUrls = parse.GetValue(health),
                 WorkerId = parse.GetValue(workerId) is { Length: > 0 } id ? id : $"{Environment.MachineName}:{Environment.ProcessId}",
                 PerVideoTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                ModelRoots = roots,
+                MaxModelBytes = parse.GetValue(maxModelBytes),
             };
 
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information));
