@@ -232,7 +232,10 @@ public sealed class FfmpegFrameSamplerTests(Videos videos)
     public async Task Missing_programs_are_reported_as_decoder_missing()
     {
         var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { FfprobePath = "/nonexistent/ffprobe", FfmpegPath = "/nonexistent/ffmpeg" });
-        AssertFailed(await Sample(sampler, await videos.H264Mp4Five), ErrorCodes.DecoderMissing);
+        var sample = await Sample(sampler, await videos.H264Mp4Five);
+        AssertFailed(sample, ErrorCodes.DecoderMissing);
+        // Started through prlimit, which cannot exec it: still named, still decoder_missing.
+        Assert.Contains("/nonexistent/ffprobe", sample.Message, StringComparison.Ordinal);
     }
 
     [Fact]

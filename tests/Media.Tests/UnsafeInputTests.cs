@@ -116,4 +116,105 @@ public sealed class UnsafeInputTests(Videos videos)
         AssertRefused(sample, ErrorCodes.FrameTooLarge, "an AVI stating 160x120 around a 16000x16000 PNG frame");
         Assert.Contains("16000x16000", sample.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Decoder_over_its_memory_limit_fails_as_memory_limit_exceeded()
+    {
+        // Frame size allowed, memory not: a 16000x16000 frame needs about 1 GiB to decode and convert, the limit is 512 MiB.
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { MaxFramePixels = int.MaxValue, MaxDecoderMemoryBytes = 512L << 20 });
+        var sample = await Sample(await videos.PngAvi16000, sampler);
+        AssertRefused(sample, ErrorCodes.MemoryLimitExceeded, "a 16000x16000 PNG frame under a 512 MiB limit");
+        Assert.Contains("512 MiB", sample.Message, StringComparison.Ordinal);
+        Assert.False(ErrorCodes.IsRetryable(sample.ErrorCode!));
+    }
+
+    [Fact]
+    public async Task Ffmpeg_runs_with_the_data_size_limit_set()
+    {
+        const long limit = 3L << 30;
+        var path = Path.Combine(videos.Folder, "limit-victim.mkv");
+        File.Copy(await videos.H264MkvNinety, path, overwrite: true);
+        var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Watch(int pid, string commandLine)
+        {
+            if (commandLine.Contains(path, StringComparison.Ordinal) && commandLine.Contains("rawvideo", StringComparison.Ordinal))
+            {
+                started.TrySetResult(pid);
+            }
+        }
+
+        // -re keeps ffmpeg running (90 s of video at the native rate) while its limits are read.
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { MaxDecoderMemoryBytes = limit }) { ExtraInputArguments = ["-re"] };
+        using var cancel = new CancellationTokenSource();
+        Internal.ChildProcess.Started += Watch;
+        try
+        {
+            var run = sampler.SampleAsync(path, SamplingSettings.Default, cancel.Token);
+            var pid = await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            var limits = await LimitsAfterExecAsync(pid, "ffmpeg");
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+            var line = limits.Split('\n').Single(l => l.StartsWith("Max data size", StringComparison.Ordinal));
+            Assert.Equal(["Max data size", $"{limit}", $"{limit}", "bytes"], line.Split("  ", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        finally
+        {
+            Internal.ChildProcess.Started -= Watch;
+        }
+    }
+
+    /// <summary>/proc/PID/limits once the process runs <paramref name="program"/> (prlimit sets the limit, then execs it).</summary>
+    private static async Task<string> LimitsAfterExecAsync(int pid, string program)
+    {
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            var commandLine = await File.ReadAllTextAsync($"/proc/{pid}/cmdline");
+            if (commandLine.StartsWith(program + "\0", StringComparison.Ordinal))
+            {
+                return await File.ReadAllTextAsync($"/proc/{pid}/limits");
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new InvalidOperationException($"process {pid} never became {program}");
+    }
+
+    [Fact]
+    public async Task Missing_prlimit_is_decoder_missing_and_names_the_fix()
+    {
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PrlimitPath = "/nonexistent/prlimit" });
+        var sample = await Sample(await videos.H264Mp4Five, sampler);
+        AssertRefused(sample, ErrorCodes.DecoderMissing, "a missing prlimit");
+        Assert.Contains("/nonexistent/prlimit", sample.Message, StringComparison.Ordinal);
+        Assert.Contains("util-linux", sample.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_a_memory_limit_ffmpeg_starts_directly()
+    {
+        var programs = new List<string>();
+        void Watch(int pid, string commandLine)
+        {
+            lock (programs)
+            {
+                programs.Add(commandLine.Split(' ')[0]);
+            }
+        }
+
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { MaxDecoderMemoryBytes = 0, PrlimitPath = "/nonexistent/prlimit" });
+        Internal.ChildProcess.Started += Watch;
+        FrameSample sample;
+        try
+        {
+            sample = await Sample(await videos.PrivateVideo, sampler);
+        }
+        finally
+        {
+            Internal.ChildProcess.Started -= Watch;
+        }
+
+        Assert.True(sample.Succeeded, $"{sample.ErrorCode}: {sample.Message}");
+        Assert.DoesNotContain("/nonexistent/prlimit", programs);
+    }
 }
