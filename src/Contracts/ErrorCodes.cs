@@ -32,6 +32,15 @@ public static class ErrorCodes
     /// <summary>ffmpeg or ffprobe is not installed or could not be started.</summary>
     public const string DecoderMissing = "decoder_missing";
 
+    /// <summary>
+    /// A frame of the video stream has more pixels than the per-video limit (a decompression bomb, or a video far
+    /// larger than anything the encoder needs). Refused before decoding when the size is known.
+    /// </summary>
+    public const string FrameTooLarge = "frame_too_large";
+
+    /// <summary>ffprobe or ffmpeg ran out of the memory it may use for one video (its address-space limit).</summary>
+    public const string MemoryLimitExceeded = "memory_limit_exceeded";
+
     #endregion
 
     #region Encode

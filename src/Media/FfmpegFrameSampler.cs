@@ -32,6 +32,18 @@ public sealed class FfmpegFrameSampler : IFrameSampler
     /// <summary>Default for <see cref="FfmpegFrameSamplerOptions.SeekMinDurationSeconds"/>.</summary>
     public const double DefaultSeekMinDurationSeconds = 60;
 
+    /// <summary>
+    /// Default for <see cref="FfmpegFrameSamplerOptions.MaxFramePixels"/>: 8192 × 8192 (67 Mpx). 4K and 8K UHD pass;
+    /// a 16384 × 16384 frame (268 Mpx, 1 GB as RGB) does not.
+    /// </summary>
+    public const long DefaultMaxFramePixels = 8192L * 8192;
+
+    /// <summary>
+    /// Default for <see cref="FfmpegFrameSamplerOptions.MaxDecoderMemoryBytes"/>: 4 GiB, about three times the 1.4 GiB
+    /// measured for an 8192 × 8192 h264 video decoded on 16 threads.
+    /// </summary>
+    public const long DefaultMaxDecoderMemoryBytes = 4L << 30;
+
     private readonly FfmpegFrameSamplerOptions _options;
 
     /// <summary>Creates a sampler.</summary>
@@ -42,6 +54,16 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         if (_options.PerVideoTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(options), $"{nameof(FfmpegFrameSamplerOptions)}.{nameof(FfmpegFrameSamplerOptions.PerVideoTimeout)} must be positive.");
+        }
+
+        if (_options.MaxFramePixels is <= 0 or > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"{nameof(FfmpegFrameSamplerOptions)}.{nameof(FfmpegFrameSamplerOptions.MaxFramePixels)} must be between 1 and {int.MaxValue} (got {_options.MaxFramePixels}).");
+        }
+
+        if (_options.MaxDecoderMemoryBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"{nameof(FfmpegFrameSamplerOptions)}.{nameof(FfmpegFrameSamplerOptions.MaxDecoderMemoryBytes)} must be 0 (no limit) or positive (got {_options.MaxDecoderMemoryBytes}).");
         }
     }
 
@@ -99,7 +121,10 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         }
         catch (Win32Exception e)
         {
-            return FrameSample.Failed(path, ErrorCodes.DecoderMissing, $"Could not start {state.Program}: {e.Message}", state.Probe, clock.Elapsed.TotalSeconds);
+            var fix = state.Program == _options.PrlimitPath
+                ? $"prlimit (util-linux) bounds ffmpeg's memory: install util-linux, or set {nameof(FfmpegFrameSamplerOptions.MaxDecoderMemoryBytes)} to 0 to run ffmpeg unbounded."
+                : "Install ffmpeg (it provides ffprobe too) or give its full path.";
+            return FrameSample.Failed(path, ErrorCodes.DecoderMissing, $"Could not start {state.Program}: {e.Message}. {fix}", state.Probe, clock.Elapsed.TotalSeconds);
         }
         catch (Exception e)
         {
@@ -114,15 +139,25 @@ public sealed class FfmpegFrameSampler : IFrameSampler
 
         // 1. Probe.
         state.Stage = "probing";
-        state.Program = _options.FfprobePath;
-        var probeRun = await ChildProcess.RunAsync(
+        var probeRun = await RunAsync(
             _options.FfprobePath,
-            ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", input],
+            ["-v", "error", .. InputGuard.InputOptions(_options.MaxFramePixels), "-print_format", "json", "-show_streams", "-show_format", input],
             Memory<byte>.Empty,
             null,
+            state,
             ct);
         if (probeRun.ExitCode != 0)
         {
+            if (InputGuard.RefusedFormat(probeRun.StderrTail) is { } format)
+            {
+                return FrameSample.Failed(source, ErrorCodes.NotAVideo, RefusedFormatMessage(format), null, clock.Elapsed.TotalSeconds);
+            }
+
+            if (LimitFailure("ffprobe", probeRun.StderrTail, 0, 0) is { } limited)
+            {
+                return FrameSample.Failed(source, limited.Code, limited.Message, null, clock.Elapsed.TotalSeconds);
+            }
+
             var message = $"ffprobe could not read the file: {ErrorLines(probeRun.StderrTail)}";
             var code = ContainerSniffer.LooksLikeVideoContainer(ContainerSniffer.ReadHead(fullPath)) ? ErrorCodes.Corrupt : ErrorCodes.NotAVideo;
             return FrameSample.Failed(source, code, message, null, clock.Elapsed.TotalSeconds);
@@ -156,6 +191,14 @@ public sealed class FfmpegFrameSampler : IFrameSampler
             Codec = probe.Codec,
         };
         state.Probe = videoProbe;
+
+        // A frame over the limit is refused before anything decodes it: by the size the stream states, or by the size
+        // ffprobe's decoder met and refused (-max_pixels) when the container states a smaller one.
+        if (TooLarge(probe.Width, probe.Height, probeRun.StderrTail) is { } tooLarge)
+        {
+            return FrameSample.Failed(source, ErrorCodes.FrameTooLarge, tooLarge, videoProbe, clock.Elapsed.TotalSeconds);
+        }
+
         if (probe.Codec is null)
         {
             return FrameSample.Failed(source, ErrorCodes.UnsupportedCodec, "ffprobe does not know the video codec.", videoProbe, clock.Elapsed.TotalSeconds);
@@ -205,14 +248,18 @@ public sealed class FfmpegFrameSampler : IFrameSampler
             ? SeekArguments(input, streamIndex, distinct, fps.Value, plan)
             : SelectArguments(input, streamIndex, distinct, plan);
         state.Stage = "decoding";
-        state.Program = _options.FfmpegPath;
         var buffer = ArrayPool<byte>.Shared.Rent(expected);
         try
         {
-            var run = await ChildProcess.RunAsync(_options.FfmpegPath, arguments, buffer.AsMemory(0, expected), IsShowInfoLine, ct);
+            var run = await RunAsync(_options.FfmpegPath, arguments, buffer.AsMemory(0, expected), IsShowInfoLine, state, ct);
             var delivered = run.StdoutBytes / frameBytes;
             if (delivered == 0)
             {
+                if (LimitFailure("ffmpeg", run.StderrTail, probe.Width, probe.Height) is { } limited)
+                {
+                    return FrameSample.Failed(source, limited.Code, limited.Message, videoProbe, clock.Elapsed.TotalSeconds);
+                }
+
                 var (code, what) = ClassifyDecodeFailure(run);
                 return FrameSample.Failed(source, code, $"{what} {ErrorLines(run.StderrTail)}".TrimEnd(), videoProbe, clock.Elapsed.TotalSeconds);
             }
@@ -304,12 +351,14 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         }
 
         state.Stage = "counting frames";
-        var run = await ChildProcess.RunAsync(
+        var run = await RunAsync(
             _options.FfprobePath,
-            ["-v", "error", "-select_streams", probe.VideoStreamIndex!.Value.ToString(CultureInfo.InvariantCulture), "-count_packets",
+            ["-v", "error", .. InputGuard.InputOptions(_options.MaxFramePixels),
+             "-select_streams", probe.VideoStreamIndex!.Value.ToString(CultureInfo.InvariantCulture), "-count_packets",
              "-show_entries", "stream=nb_read_packets", "-print_format", "json", input],
             Memory<byte>.Empty,
             null,
+            state,
             ct);
         if (run.ExitCode == 0 && TryReadPacketCount(run.StdoutText) is > 0 and var counted)
         {
@@ -349,6 +398,22 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         return null;
     }
 
+    /// <summary>Runs ffprobe or ffmpeg under the memory limit, recording which program is being started.</summary>
+    /// <exception cref="Win32Exception">The program, or prlimit, could not be started.</exception>
+    private async Task<ChildResult> RunAsync(string program, IReadOnlyList<string> arguments, Memory<byte> stdout, Func<string, bool>? takeLine, SampleState state, CancellationToken ct)
+    {
+        var (fileName, wrapped) = MemoryBound.Wrap(program, arguments, _options.MaxDecoderMemoryBytes, _options.PrlimitPath);
+        state.Program = fileName;
+        var run = await ChildProcess.RunAsync(fileName, wrapped, stdout, takeLine, ct);
+        state.Program = program;
+        if (MemoryBound.ExecFailure(fileName, program, run) is { } reason)
+        {
+            throw new Win32Exception(reason);
+        }
+
+        return run;
+    }
+
     private List<string> CommonHead() =>
     [
         "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info",
@@ -367,9 +432,10 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         select.Append('\'');
         var arguments = CommonHead();
         arguments.AddRange(ExtraInputArguments);
+        arguments.AddRange(InputGuard.InputOptions(_options.MaxFramePixels));
         arguments.AddRange(["-i", input, "-map", FormattableString.Invariant($"0:{streamIndex}"), "-an", "-sn", "-dn",
             "-vf", $"{select},showinfo,format=rgb24,{plan.ToFilter()}",
-            "-fps_mode", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"]);
+            "-fps_mode", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", .. InputGuard.OutputOptions, "pipe:1"]);
         return arguments;
     }
 
@@ -383,6 +449,7 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         {
             var start = Math.Max(0, (distinct[i] - 0.5) / fps);
             arguments.AddRange(ExtraInputArguments);
+            arguments.AddRange(InputGuard.InputOptions(_options.MaxFramePixels));
             arguments.AddRange(["-ss", start.ToString("0.######", CultureInfo.InvariantCulture), "-t", window, "-i", input]);
             graph.Append(CultureInfo.InvariantCulture, $"[{i}:{streamIndex}]trim=end_frame=1,format=rgb24,{plan.ToFilter()}[v{i}];");
         }
@@ -394,7 +461,7 @@ public sealed class FfmpegFrameSampler : IFrameSampler
 
         graph.Append(CultureInfo.InvariantCulture, $"concat=n={distinct.Length}:v=1:a=0[out]");
         arguments.AddRange(["-filter_complex", graph.ToString(), "-map", "[out]",
-            "-fps_mode", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"]);
+            "-fps_mode", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", .. InputGuard.OutputOptions, "pipe:1"]);
         return arguments;
     }
 
@@ -440,6 +507,55 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         }
 
         return times;
+    }
+
+    private static string RefusedFormatMessage(string format) =>
+        $"The file is not a video container but '{format}' (playlists, concatenation scripts, manifests and image " +
+        $"sequences name other files, which ffmpeg is not allowed to open). Only {InputGuard.AllowedFormatsForPeople} " +
+        "files are read: list the video files themselves, or remux the stream into one (ffmpeg -i list.m3u8 -c copy video.mp4).";
+
+    /// <summary>
+    /// The frame-size message when the stated size (<paramref name="width"/> × <paramref name="height"/>) or the largest
+    /// size a decoder refused in <paramref name="stderr"/> is over the limit; null when neither is.
+    /// </summary>
+    private string? TooLarge(long width, long height, string stderr)
+    {
+        var refused = InputGuard.LargestRefusedPicture(stderr);
+        var (w, h) = refused is { } r && r.Width * r.Height > width * height ? r : (width, height);
+        if (w * h <= _options.MaxFramePixels)
+        {
+            return null;
+        }
+
+        var limit = _options.MaxFramePixels;
+        var stated = (w, h) != (width, height) && width * height > 0
+            ? FormattableString.Invariant($" (the container states {width}x{height})")
+            : "";
+        return FormattableString.Invariant(
+            $"The video's frames are {w}x{h}{stated}: {w * h / 1e6:0.#} megapixels, more than the limit of {limit / 1e6:0.#} megapixels ") +
+            $"({nameof(FfmpegFrameSamplerOptions.MaxFramePixels)}), so it was not decoded: one such frame takes {w * h * 3 / (1 << 20)} MiB as RGB. " +
+            "Re-encode it at a smaller size (e.g. ffmpeg -i in.mp4 -vf scale=-2:2160 out.mp4) or leave it out of the source.";
+    }
+
+    /// <summary>A <c>frame_too_large</c> or <c>memory_limit_exceeded</c> failure read from a failed run's log; null when it is neither.</summary>
+    private (string Code, string Message)? LimitFailure(string program, string stderr, long width, long height)
+    {
+        if (TooLarge(width, height, stderr) is { } tooLarge)
+        {
+            return (ErrorCodes.FrameTooLarge, tooLarge);
+        }
+
+        if (!InputGuard.RanOutOfMemory(stderr))
+        {
+            return null;
+        }
+
+        var limit = _options.MaxDecoderMemoryBytes;
+        var message = limit > 0
+            ? $"{program} ran out of the {limit >> 20} MiB of memory it may use for one video ({nameof(FfmpegFrameSamplerOptions.MaxDecoderMemoryBytes)}) and stopped: " +
+              "the file decodes to more than that (a decompression bomb, or a very large or complex video). Re-encode it smaller or raise the limit."
+            : $"{program} ran out of memory: the file decodes to more than the machine can give it. Re-encode it smaller.";
+        return (ErrorCodes.MemoryLimitExceeded, $"{message} {ErrorLines(stderr)}".TrimEnd());
     }
 
     private static (string Code, string What) ClassifyDecodeFailure(ChildResult run)

@@ -21,4 +21,21 @@ public sealed record FfmpegFrameSamplerOptions
 
     /// <summary>Threads ffmpeg may use per video (<c>-threads</c>); 0 lets ffmpeg choose. Default 0.</summary>
     public int DecoderThreads { get; init; }
+
+    /// <summary>
+    /// Largest frame, in pixels, that is decoded; bigger ones fail as <c>frame_too_large</c>, before decoding when
+    /// ffprobe sees the size and otherwise when the decoder meets it (ffmpeg's <c>-max_pixels</c>). At most
+    /// <see cref="int.MaxValue"/>. Default <see cref="FfmpegFrameSampler.DefaultMaxFramePixels"/> (8192 × 8192).
+    /// </summary>
+    public long MaxFramePixels { get; init; } = FfmpegFrameSampler.DefaultMaxFramePixels;
+
+    /// <summary>
+    /// Data-size limit (RLIMIT_DATA) of each ffprobe and ffmpeg process, set with <see cref="PrlimitPath"/>; a video
+    /// that needs more fails as <c>memory_limit_exceeded</c>. 0 turns the limit off (and prlimit is not needed).
+    /// Default <see cref="FfmpegFrameSampler.DefaultMaxDecoderMemoryBytes"/> (4 GiB).
+    /// </summary>
+    public long MaxDecoderMemoryBytes { get; init; } = FfmpegFrameSampler.DefaultMaxDecoderMemoryBytes;
+
+    /// <summary>The util-linux <c>prlimit</c> program that applies <see cref="MaxDecoderMemoryBytes"/>. Default <c>prlimit</c>.</summary>
+    public string PrlimitPath { get; init; } = "prlimit";
 }

@@ -159,6 +159,27 @@ public sealed class FfmpegFrameSamplerTests(Videos videos)
         PixelAssert.Colour(sample, 1, 223, 223, (255, 0, 0));
     }
 
+    /// <summary>
+    /// One case per extension that the local lister picks up (LocalSourceLister.VideoExtensions), each in the container
+    /// ffmpeg's muxer makes for it, so the demuxer whitelist is known to cover every one of them. mp4, mkv, webm and avi
+    /// are covered above; .mpeg is a raw MPEG-2 elementary stream and .m4v a raw MPEG-4 one (their own demuxers).
+    /// </summary>
+    [Theory]
+    [InlineData(".mov", "-c:v libx264 -preset ultrafast -pix_fmt yuv420p")]
+    [InlineData(".m4v", "-c:v mpeg4 -f m4v")]
+    [InlineData(".mpg", "-c:v mpeg1video -f mpeg")]
+    [InlineData(".mpeg", "-c:v mpeg2video -f mpeg2video")]
+    [InlineData(".wmv", "-c:v wmv2 -f asf")]
+    [InlineData(".flv", "-c:v flv1 -f flv")]
+    [InlineData(".3gp", "-c:v mpeg4 -f 3gp")]
+    [InlineData(".ts", "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -f mpegts")]
+    public async Task Every_listed_extension_decodes(string extension, string options)
+    {
+        var sample = await Sample(_sampler, await videos.InContainer(extension, options), 4);
+        AssertOk(sample, 4);
+        Assert.InRange(sample.Probe.FrameCount!.Value, 24, 26);
+    }
+
     [Fact]
     public async Task Audio_only_is_not_a_video() =>
         AssertFailed(await Sample(_sampler, await videos.AudioOnly), ErrorCodes.NotAVideo);
@@ -211,7 +232,10 @@ public sealed class FfmpegFrameSamplerTests(Videos videos)
     public async Task Missing_programs_are_reported_as_decoder_missing()
     {
         var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { FfprobePath = "/nonexistent/ffprobe", FfmpegPath = "/nonexistent/ffmpeg" });
-        AssertFailed(await Sample(sampler, await videos.H264Mp4Five), ErrorCodes.DecoderMissing);
+        var sample = await Sample(sampler, await videos.H264Mp4Five);
+        AssertFailed(sample, ErrorCodes.DecoderMissing);
+        // Started through prlimit, which cannot exec it: still named, still decoder_missing.
+        Assert.Contains("/nonexistent/ffprobe", sample.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -36,6 +36,10 @@ public sealed class ProcessCleanupTests(Videos videos)
         return found;
     }
 
+    /// <summary>True for the ffmpeg decode, started directly or through prlimit (the memory limit).</summary>
+    private static bool IsFfmpeg(string commandLine) =>
+        commandLine.StartsWith("ffmpeg ", StringComparison.Ordinal) || commandLine.Contains(" -- ffmpeg ", StringComparison.Ordinal);
+
     private static async Task<string> CopyAsync(string path, string name)
     {
         // A private copy, so no other test's ffmpeg can match the path.
@@ -53,7 +57,7 @@ public sealed class ProcessCleanupTests(Videos videos)
         var seen = new List<int>();
         void Watch(int pid, string commandLine)
         {
-            if (commandLine.Contains(path, StringComparison.Ordinal) && commandLine.StartsWith("ffmpeg", StringComparison.Ordinal))
+            if (commandLine.Contains(path, StringComparison.Ordinal) && IsFfmpeg(commandLine))
             {
                 lock (seen)
                 {
@@ -90,7 +94,7 @@ public sealed class ProcessCleanupTests(Videos videos)
         var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         void Watch(int pid, string commandLine)
         {
-            if (commandLine.Contains(path, StringComparison.Ordinal) && commandLine.StartsWith("ffmpeg", StringComparison.Ordinal))
+            if (commandLine.Contains(path, StringComparison.Ordinal) && IsFfmpeg(commandLine))
             {
                 started.TrySetResult(pid);
             }

@@ -166,3 +166,80 @@ public sealed class SafetensorsWriterTests
     public void Rejects_a_shape_that_does_not_match_the_data() =>
         Assert.Throws<ArgumentException>(() => SafetensorsWriter.BuildHeader([("x", [2, 2], new float[3])]));
 }
+
+public sealed class InputGuardTests
+{
+    [Theory]
+    [InlineData("[hls @ 0x559d2bc41700] Format not on whitelist 'mov,mp4'\nfile:/x/evil.mp4: Invalid argument", "hls")]
+    [InlineData("[concat @ 0x55abd61bd700] [error] Format not on whitelist 'mov'", "concat")]
+    [InlineData("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x1] stream 0, offset 0x30: partial file", null)]
+    [InlineData("", null)]
+    public void Reads_the_refused_demuxer(string stderr, string? expected) =>
+        Assert.Equal(expected, InputGuard.RefusedFormat(stderr));
+
+    [Fact]
+    public void Reads_the_largest_refused_picture()
+    {
+        const string stderr = """
+            [png @ 0x5596] [IMGUTILS @ 0x7ffd] Picture size 0x0 is invalid
+            [png @ 0x5596] [IMGUTILS @ 0x7ffd] [error] Picture size 16000x16000 exceeds specified max pixel count 67108864, see the documentation if you wish to increase it
+            [png @ 0x5614] [IMGUTILS @ 0x7ffc] Picture size 16384x200 is invalid
+            """;
+        Assert.Equal((16000L, 16000L), InputGuard.LargestRefusedPicture(stderr));
+        Assert.Null(InputGuard.LargestRefusedPicture("[error] Invalid data found when processing input"));
+    }
+
+    [Fact]
+    public void Every_input_is_restricted_and_the_output_is_a_pipe()
+    {
+        var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { MaxFramePixels = 1000 });
+        var plan = ResizePlan.For(320, 240, 1, 0, 224);
+        foreach (var arguments in new[]
+        {
+            sampler.SelectArguments("file:/v.mp4", 0, [0, 5, 9], plan),
+            sampler.SeekArguments("file:/v.mp4", 0, [0, 5, 9], 25, plan),
+        })
+        {
+            var inputs = Enumerable.Range(0, arguments.Count).Where(i => arguments[i] == "-i").ToList();
+            Assert.NotEmpty(inputs);
+            var previous = -1;
+            foreach (var input in inputs)
+            {
+                // Each -i gets its own copy of the options, after the previous input.
+                var options = arguments[(previous + 1)..input];
+                Assert.Equal("file", options[options.IndexOf("-protocol_whitelist") + 1]);
+                Assert.Equal(InputGuard.AllowedFormats, options[options.IndexOf("-format_whitelist") + 1]);
+                Assert.Equal("1000", options[options.IndexOf("-max_pixels") + 1]);
+                previous = input;
+            }
+
+            Assert.Equal(["-protocol_whitelist", "pipe", "pipe:1"], arguments[^3..]);
+        }
+
+        Assert.DoesNotContain("hls", InputGuard.AllowedFormats.Split(','));
+        Assert.DoesNotContain("concat", InputGuard.AllowedFormats.Split(','));
+        Assert.DoesNotContain("image2", InputGuard.AllowedFormats.Split(','));
+    }
+
+    [Fact]
+    public void Memory_bound_wraps_the_program_in_prlimit_only_when_a_limit_is_set()
+    {
+        var (direct, directArguments) = MemoryBound.Wrap("ffmpeg", ["-i", "x"], 0, "prlimit");
+        Assert.Equal("ffmpeg", direct);
+        Assert.Equal(["-i", "x"], directArguments);
+        var (fileName, arguments) = MemoryBound.Wrap("ffmpeg", ["-i", "x"], 4L << 30, "/usr/bin/prlimit");
+        Assert.Equal("/usr/bin/prlimit", fileName);
+        Assert.Equal(["--data=4294967296", "--", "ffmpeg", "-i", "x"], arguments);
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-1L)]
+    [InlineData(1L + int.MaxValue)]
+    public void Max_frame_pixels_out_of_range_is_refused(long pixels) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { MaxFramePixels = pixels }));
+
+    [Fact]
+    public void Negative_memory_limit_is_refused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { MaxDecoderMemoryBytes = -1 }));
+}

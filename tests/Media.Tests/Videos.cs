@@ -73,6 +73,42 @@ public sealed class Videos : IDisposable
     public Task<string> TruncatedFastStart => Cut("truncated_faststart.mp4",
         Make("h264_5s_25_faststart.mp4", $"-f lavfi -i testsrc=size=160x120:rate=25:duration=5 {X264} -movflags +faststart"));
 
+    /// <summary>
+    /// A 2 s 160x120 h264/mp4 with its index in front, in the <c>private</c> sub-folder: the file that the playlists below
+    /// point at (index in front, so a playlist's sequential reader can play it).
+    /// </summary>
+    public Task<string> PrivateVideo => Make("private/secret.mp4", $"-f lavfi -i testsrc=size=160x120:rate=25:duration=2 {X264} -movflags +faststart");
+
+    /// <summary>An HLS playlist saved as .mp4 whose one segment is <see cref="PrivateVideo"/>, by absolute path.</summary>
+    public Task<string> HlsPlaylistNamedMp4 => WriteAbout("playlist.mp4", PrivateVideo, target =>
+        $"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2.0,\n{target}\n#EXT-X-ENDLIST\n");
+
+    /// <summary>An ffconcat script saved as .mp4 naming <see cref="PrivateVideo"/> (relative: the concat demuxer's safe mode refuses absolute paths).</summary>
+    public Task<string> ConcatScriptNamedMp4 => WriteAbout("concat.mp4", PrivateVideo, _ => "ffconcat version 1.0\nfile private/secret.mp4\n");
+
+    /// <summary>A DASH manifest saved as .mp4 whose one representation is <see cref="PrivateVideo"/>, by absolute path.</summary>
+    public Task<string> DashManifestNamedMp4 => WriteAbout("manifest.mp4", PrivateVideo, target =>
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" +
+        "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-on-demand:2011\" type=\"static\" mediaPresentationDuration=\"PT2S\" minBufferTime=\"PT1S\">\n" +
+        "<Period><AdaptationSet mimeType=\"video/mp4\"><Representation id=\"0\" bandwidth=\"100000\" width=\"160\" height=\"120\">" +
+        $"<BaseURL>{target}</BaseURL></Representation></AdaptationSet></Period>\n</MPD>\n");
+
+    /// <summary>One 160x120 grey PNG frame in an AVI (control for the big ones: the container and codec decode).</summary>
+    public Task<string> PngAviSmall => Write("png_160x120.avi", () => PngAvi.Create(160, 120, 160, 120));
+
+    /// <summary>One 16384x16384 grey PNG frame (256 Mpx) in an AVI that states that size; about 260 kB on disk.</summary>
+    public Task<string> PngAvi16384 => Write("png_16384x16384.avi", () => PngAvi.Create(16384, 16384, 16384, 16384));
+
+    /// <summary>One 16000x16000 grey PNG frame in an AVI that states that size: just small enough for ffmpeg's own size check.</summary>
+    public Task<string> PngAvi16000 => Write("png_16000x16000.avi", () => PngAvi.Create(16000, 16000, 16000, 16000));
+
+    /// <summary>One 16000x16000 grey PNG frame in an AVI whose headers say 160x120: the container lies about the stream.</summary>
+    public Task<string> PngAvi16000StatedSmall => Write("png_16000x16000_says_160x120.avi", () => PngAvi.Create(16000, 16000, 160, 120));
+
+    /// <summary>A 1 s 160x120 video in the container and codec ffmpeg picks for <paramref name="extension"/> (as written by ffmpeg's muxer for it).</summary>
+    public Task<string> InContainer(string extension, string options) =>
+        Make($"container{extension}", $"-f lavfi -i testsrc=size=160x120:rate=25:duration=1 {options}");
+
     /// <summary>Runs ffmpeg with <paramref name="arguments"/> (split on spaces outside double quotes).</summary>
     public static async Task RunFfmpegAsync(string arguments)
     {
@@ -113,6 +149,7 @@ public sealed class Videos : IDisposable
         _made.GetOrAdd(name, n => new Lazy<Task<string>>(async () =>
         {
             var path = Path.Combine(Folder, n);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await RunFfmpegAsync($"{recipe} \"{path}\"");
             return path;
         })).Value;
@@ -132,6 +169,24 @@ public sealed class Videos : IDisposable
             var bytes = await File.ReadAllBytesAsync(await from);
             var path = Path.Combine(Folder, n);
             await File.WriteAllBytesAsync(path, bytes[..(bytes.Length / 2)]);
+            return path;
+        })).Value;
+
+    private Task<string> WriteAbout(string name, Task<string> target, Func<string, string> content) =>
+        _made.GetOrAdd(name, n => new Lazy<Task<string>>(async () =>
+        {
+            var text = content(await target);
+            var path = Path.Combine(Folder, n);
+            await File.WriteAllTextAsync(path, text);
+            return path;
+        })).Value;
+
+    private Task<string> Write(string name, Func<byte[]> content) =>
+        _made.GetOrAdd(name, n => new Lazy<Task<string>>(async () =>
+        {
+            var bytes = await Task.Run(content);
+            var path = Path.Combine(Folder, n);
+            await File.WriteAllBytesAsync(path, bytes);
             return path;
         })).Value;
 
