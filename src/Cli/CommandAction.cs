@@ -19,9 +19,20 @@ internal static class CommandAction
                 await Console.Error.WriteLineAsync($"error: {e.Message}");
                 return ExitCodes.BadArguments;
             }
+            catch (RunFailedException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return ExitCodes.Failure;
+            }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 await Console.Error.WriteLineAsync("interrupted: work finished so far is kept; run the same command again to continue.");
+                return ExitCodes.Interrupted;
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not OutOfMemoryException)
+            {
+                // Stopping raced with a failure: still a clean interruption, never a crash with a stack trace.
+                await Console.Error.WriteLineAsync($"interrupted: work finished so far is kept; run the same command again to continue (while stopping: {e.GetType().Name}: {e.Message}).");
                 return ExitCodes.Interrupted;
             }
         });

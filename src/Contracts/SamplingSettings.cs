@@ -9,9 +9,25 @@ public sealed record SamplingSettings(int Frames = 12, int ImageSize = 224, doub
     /// <summary>The authors' evaluation defaults.</summary>
     public static SamplingSettings Default { get; } = new();
 
+    /// <summary>The fewest frames per video any command or job accepts.</summary>
+    public const int MinFrames = 1;
+
+    /// <summary>
+    /// The most frames per video any command or job accepts (the CLI and the silo share it): far above TempMe's 64 for
+    /// long videos, and small enough that a video's frame tensor stays well inside one array.
+    /// </summary>
+    public const int MaxFrames = 256;
+
+    /// <summary>Whether <paramref name="frames"/> is within <see cref="MinFrames"/> and <see cref="MaxFrames"/>.</summary>
+    public static bool IsValidFrameCount(int frames) => frames is >= MinFrames and <= MaxFrames;
+
     /// <summary>A short stable text used in keys and fingerprints, e.g. <c>t12-s224-fps1</c>.</summary>
     public string Key => FormattableString.Invariant($"t{Frames}-s{ImageSize}-fps{FramesPerSecond:0.###}");
 
     /// <summary>Floats in one video's frame tensor <c>[T, 3, S, S]</c>.</summary>
-    public int FloatsPerVideo => Frames * 3 * ImageSize * ImageSize;
+    /// <exception cref="OverflowException">The tensor would not fit an array (frames far above <see cref="MaxFrames"/>).</exception>
+    public int FloatsPerVideo => checked(Frames * 3 * ImageSize * ImageSize);
+
+    /// <summary>Floats in a batch of <paramref name="videos"/> frame tensors, as a long so that it never overflows.</summary>
+    public long FloatsPerBatch(int videos) => (long)videos * Frames * 3 * ImageSize * ImageSize;
 }

@@ -43,15 +43,45 @@ public static class LocalIndexer
             return null;
         }
 
-        await using var ledger = await SqliteLedger.OpenAsync(path, cancellationToken: cancellationToken);
-        return await ledger.ReadJobAsync(cancellationToken);
+        try
+        {
+            await using var ledger = await SqliteLedger.OpenAsync(path, cancellationToken: cancellationToken);
+            return await ledger.ReadJobAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not IndexStorageException && IndexStorageException.From(e, outputFolder) is { } storage)
+        {
+            throw storage;
+        }
     }
 
     /// <summary>
-    /// Lists the source, brings the ledger up to date, processes every unfinished shard, then writes
-    /// <c>failures.jsonl</c> and <c>index.json</c>. <paramref name="onStarted"/> receives the live counters once work begins.
+    /// Takes the output folder's lock, lists the source, brings the ledger up to date, processes every unfinished
+    /// shard, then writes <c>failures.jsonl</c> and <c>index.json</c>. <paramref name="onStarted"/> receives the live
+    /// counters once work begins.
     /// </summary>
+    /// <exception cref="OutputFolderBusyException">Another run holds the output folder.</exception>
+    /// <exception cref="IndexStorageException">The output folder or the ledger could not be written; the run stopped there.</exception>
     public static async Task<LocalIndexSummary> RunAsync(
+        LocalIndexRequest request,
+        IVideoEncoder encoder,
+        IFrameSampler sampler,
+        IBlobStore output,
+        Action<PipelineCounters, LedgerCounts>? onStarted,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Held for the whole run: a second run on the folder would reclaim this one's leases as abandoned.
+            using var folderLock = OutputFolderLock.Acquire(request.OutputFolder);
+            return await RunLockedAsync(request, encoder, sampler, output, onStarted, cancellationToken);
+        }
+        catch (Exception e) when (e is not IndexStorageException && IndexStorageException.From(e, request.OutputFolder) is { } storage)
+        {
+            throw storage;
+        }
+    }
+
+    private static async Task<LocalIndexSummary> RunLockedAsync(
         LocalIndexRequest request,
         IVideoEncoder encoder,
         IFrameSampler sampler,
@@ -71,20 +101,38 @@ public static class LocalIndexer
 
         var pipeline = new ShardPipeline(ledger, new LocalFileFetcher(), sampler, encoder, output, request.Sampling, request.Pipeline);
         onStarted?.Invoke(pipeline.Counters, before);
-        (LedgerCounts Counts, IReadOnlyList<FailureRecord> Failures) final;
         try
         {
             await pipeline.RunAsync(cancellationToken);
         }
-        finally
+        catch (OperationCanceledException)
         {
             // Also after Ctrl-C: the manifest then tells how far the index got.
-            final = await WriteManifestAsync(ledger, job, request, output, CancellationToken.None);
+            await WriteManifestAsync(ledger, job, request, output, CancellationToken.None);
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The failure that stopped the run is the one to report; on a full disk the manifest usually fails too.
+            await TryWriteManifestAsync(ledger, job, request, output);
+            throw;
         }
 
-        var (after, failures) = final;
+        var (after, failures) = await WriteManifestAsync(ledger, job, request, output, CancellationToken.None);
         var byCode = failures.GroupBy(f => f.ErrorCode).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         return new LocalIndexSummary(listingSummary, before.Done, pipeline.Counters, after, byCode, clock.Elapsed);
+    }
+
+    private static async Task TryWriteManifestAsync(SqliteLedger ledger, JobRecord job, LocalIndexRequest request, IBlobStore output)
+    {
+        try
+        {
+            await WriteManifestAsync(ledger, job, request, output, CancellationToken.None);
+        }
+        catch (Exception e) when (IndexStorageException.From(e, request.OutputFolder) is not null)
+        {
+            // Left as the previous run wrote it; the next complete run rewrites it.
+        }
     }
 
     /// <summary>Writes <c>index.json</c> and <c>failures.jsonl</c> from the ledger; returns what it wrote them from.</summary>

@@ -135,7 +135,7 @@ public sealed class ShardPipeline
         async Task EncodeLoop()
         {
             var batch = new List<DecodedVideo>(_options.BatchSize);
-            var input = new float[_options.BatchSize * _sampling.FloatsPerVideo];
+            var input = new float[checked(_options.BatchSize * _sampling.FloatsPerVideo)];
             var output = new float[_options.BatchSize * _encoder.EmbeddingSize];
             while (await decoded.Reader.WaitToReadAsync(token))
             {
@@ -187,21 +187,49 @@ public sealed class ShardPipeline
             }
         }, token);
 
+        Task[] stages = [claimer, decodersDone, encoding, completion, finisher];
         try
         {
-            await Task.WhenAll(claimer, decodersDone, encoding, completion, finisher).WaitAsync(cancellationToken);
+            await UntilAllDoneOrOneFailsAsync(stages, cancellationToken);
         }
         catch
         {
+            // The first failed stage stops the others: a stage left waiting on one that died would wait forever.
             await stop.CancelAsync();
-            await Task.WhenAll(new[] { claimer, decodersDone, encoding, completion, finisher }.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+            await Task.WhenAll(stages.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
             foreach (var work in active.Values)
             {
                 // Hand back what we could not finish: its finished videos are recorded and will not be recomputed.
-                await _ledger.ReleaseShardAsync(work.Lease, CancellationToken.None);
+                await TryReleaseAsync(work.Lease);
             }
 
             throw;
+        }
+    }
+
+    /// <summary>Returns when every stage has finished; throws the first stage failure (or cancellation) at once.</summary>
+    private static async Task UntilAllDoneOrOneFailsAsync(Task[] stages, CancellationToken cancellationToken)
+    {
+        var running = stages.ToList();
+        while (running.Count > 0)
+        {
+            var finished = await Task.WhenAny(running).WaitAsync(cancellationToken);
+            await finished;
+            running.Remove(finished);
+        }
+    }
+
+    /// <summary>Hands a lease back; a ledger that cannot take it (disk full, database down) lets the lease expire instead.</summary>
+    private async Task TryReleaseAsync(ShardLease lease)
+    {
+        try
+        {
+            await _ledger.ReleaseShardAsync(lease, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Not rethrown: the failure that stopped the run is the one to report. The lease runs out, or a
+            // single-machine run reclaims it at its next start.
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Grains.Postgres;
 using TempMe.Pipeline.Storage;
 
@@ -14,7 +15,7 @@ internal static class JobSpecValidator
         var source = Address(body, "source", options, errors, mustExist: true);
         var output = Address(body, "output", options, errors, mustExist: false);
         var model = String(body, "model", errors);
-        var frames = Int(body, "frames", 12, 1, 256, errors);
+        var frames = Int(body, "frames", SamplingSettings.Default.Frames, SamplingSettings.MinFrames, SamplingSettings.MaxFrames, errors);
         var shardSize = Int(body, "shardSize", 64, 1, 100_000, errors);
         var maxAttempts = Int(body, "maxAttempts", 3, 1, 100, errors);
         if (model is not null && model.Length > 2048)

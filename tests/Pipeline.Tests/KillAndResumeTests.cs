@@ -55,6 +55,8 @@ public sealed class KillAndResumeTests : IDisposable
             Assert.True(victim.ExitCode == 137, $"exit code {victim.ExitCode}: {victimOutput}");
         }
 
+        // The killed run's lock file is still there; its OS lock died with it, so it must not block the resume.
+        Assert.True(File.Exists(Path.Combine(resumed, ".tempme", "lock")), "the run held no lock file");
         var doneAtKill = DoneCount(Path.Combine(resumed, ".tempme", "ledger.db"));
         Assert.InRange(doneAtKill, 2, 9);
 

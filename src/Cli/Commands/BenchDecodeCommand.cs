@@ -44,10 +44,7 @@ internal static class BenchDecodeCommand
                 throw new UsageException($"--runs must be positive (got {runCount}).");
             }
 
-            if (frameCount <= 0)
-            {
-                throw new UsageException($"--frames must be positive (got {frameCount}).");
-            }
+            EncoderOptionsParsing.Frames(frameCount);
 
             Directory.CreateDirectory(folder);
             var settings = SamplingSettings.Default with { Frames = frameCount };

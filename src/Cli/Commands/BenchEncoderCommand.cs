@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Encoder.Internal;
 
@@ -27,18 +28,21 @@ internal static class BenchEncoderCommand
         {
             var name = parse.GetValue(preset)!;
             var (n, b, t) = (parse.GetValue(videos), parse.GetValue(batch), parse.GetValue(frames));
-            if (n < 1 || b < 1 || t < 1)
+            if (n < 1 || b < 1)
             {
-                throw new UsageException("--videos, --batch and --frames must be positive.");
+                throw new UsageException("--videos and --batch must be positive.");
             }
+
+            EncoderOptionsParsing.Frames(t);
+            EncoderOptionsParsing.FramesFitOneBatch(b, SamplingSettings.Default with { Frames = t });
 
             var options = new EncoderOptions { Schedule = parse.GetValue(noMerge) ? TempMeSchedule.NoMerge : TempMeSchedule.Default };
             var sw = Stopwatch.StartNew();
             var encoder = EncoderOptionsParsing.Load(() => EncoderFactory.Create(EncoderFactory.RandomPrefix + name, t, options, Console.Out));
             var load = sw.Elapsed.TotalSeconds;
             var s = encoder.ImageSize;
-            var perVideo = t * 3 * s * s;
-            var input = new float[b * perVideo];
+            var perVideo = (SamplingSettings.Default with { Frames = t, ImageSize = s }).FloatsPerVideo;
+            var input = new float[checked(b * perVideo)];
             var rng = new Random(7);
             for (var i = 0; i < input.Length; i++)
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 
 namespace TempMe.Pipeline.Cli.Commands;
@@ -20,6 +21,28 @@ internal static class EncoderOptionsParsing
         }
 
         return result;
+    }
+
+    /// <summary>Checks <c>--frames</c> against the bound the silo also uses; throws <see cref="UsageException"/> outside it.</summary>
+    public static int Frames(int frames)
+    {
+        if (!SamplingSettings.IsValidFrameCount(frames))
+        {
+            throw new UsageException($"--frames must be from {SamplingSettings.MinFrames} to {SamplingSettings.MaxFrames}, got {frames}: choose a frame count in that range (TempMe uses 12, or 64 for long videos).");
+        }
+
+        return frames;
+    }
+
+    /// <summary>Checks that <c>--batch</c> videos of <paramref name="sampling"/> frames fit the one input buffer the encoder fills.</summary>
+    public static void FramesFitOneBatch(int batch, SamplingSettings sampling)
+    {
+        var floats = sampling.FloatsPerBatch(batch);
+        if (floats > Array.MaxLength)
+        {
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+                $"--batch {batch} with --frames {sampling.Frames} needs {floats} floats in one input buffer, more than the {Array.MaxLength} an array holds: lower --batch or --frames."));
+        }
     }
 
     /// <summary>Runs <paramref name="create"/>, turning <see cref="ModelLoadException"/> into <see cref="UsageException"/>.</summary>

@@ -40,10 +40,7 @@ internal static class FramesCommand
                 throw new UsageException("VIDEO is empty: give the path of a video file.");
             }
 
-            if (frameCount <= 0)
-            {
-                throw new UsageException($"--frames must be a positive number of frames (got {frameCount}).");
-            }
+            EncoderOptionsParsing.Frames(frameCount);
 
             if (!(timeoutSeconds > 0) || double.IsInfinity(timeoutSeconds))
             {

@@ -7,6 +7,7 @@ using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Grains;
 using TempMe.Pipeline.Media;
 using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Silo.Dashboard;
 using TempMe.Pipeline.Storage;
 
@@ -58,7 +59,7 @@ internal static class IndexCommand
                 Console.Error.WriteLine($"note: {line}");
             }
 
-            var existing = await LocalIndexer.ReadExistingJobAsync(request.OutputFolder, cancellationToken);
+            var existing = await StorageStepAsync(() => LocalIndexer.ReadExistingJobAsync(request.OutputFolder, cancellationToken));
             if (existing is not null)
             {
                 var requested = new JobRecord(request.ModelSpec, encoder.Fingerprint, request.Sampling.Key, encoder.EmbeddingSize, request.ShardSize);
@@ -86,6 +87,14 @@ internal static class IndexCommand
             {
                 throw new UsageException(e.Message);
             }
+            catch (OutputFolderBusyException e)
+            {
+                throw new UsageException(e.Message);
+            }
+            catch (IndexStorageException e)
+            {
+                throw new RunFailedException(e.Message);
+            }
             catch (OperationCanceledException)
             {
                 web?.Finish(cancelled: true);
@@ -98,6 +107,19 @@ internal static class IndexCommand
             return parse.GetValue(failOnError) && summary.Final.Failed > 0 ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>Runs a step that reads or writes the output folder, turning a storage failure into exit 1 with its message.</summary>
+    private static async Task<T> StorageStepAsync<T>(Func<Task<T>> step)
+    {
+        try
+        {
+            return await step();
+        }
+        catch (IndexStorageException e)
+        {
+            throw new RunFailedException(e.Message);
+        }
     }
 
     /// <summary>Starts the <c>--dashboard</c> listener, or returns null when the option is absent.</summary>
@@ -138,7 +160,7 @@ internal static class IndexCommand
             throw new UsageException("--model is required: give a model folder (safetensors checkpoint and vocabulary) or random:vit-b32 to try the pipeline.");
         }
 
-        Positive(frames, "--frames");
+        EncoderOptionsParsing.Frames(frames);
         Positive(batch, "--batch");
         Positive(decoders, "--decoders");
         Positive(shardSize, "--shard-size");
@@ -150,11 +172,13 @@ internal static class IndexCommand
             throw new UsageException($"--out {output} is a file: give a folder for the index.");
         }
 
+        var sampling = SamplingSettings.Default with { Frames = frames };
+        EncoderOptionsParsing.FramesFitOneBatch(batch, sampling);
         return new LocalIndexRequest(
             Path.GetFullPath(source),
             outputFolder,
             model,
-            SamplingSettings.Default with { Frames = frames },
+            sampling,
             shardSize,
             new ShardPipelineOptions { Decoders = decoders, BatchSize = batch, MaxAttempts = maxAttempts });
     }
