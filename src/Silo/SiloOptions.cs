@@ -1,3 +1,5 @@
+using TempMe.Pipeline.Grains.Postgres;
+
 namespace TempMe.Pipeline.Silo;
 
 /// <summary>How <c>tempme silo</c> runs. Secrets (connection string, token) are never logged or returned.</summary>
@@ -20,6 +22,12 @@ internal sealed class SiloOptions
 
     /// <summary>Local folders that job sources and outputs may lie under; empty refuses every local path.</summary>
     public IReadOnlyList<string> AllowedRoots { get; init; } = [];
+
+    /// <summary>
+    /// Backoff and limit for a job whose listing keeps failing transiently (then it fails); manifest writes use the same
+    /// backoff and never give up.
+    /// </summary>
+    public JobRetryPolicy JobRetry { get; init; } = new(6, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(2));
 
     /// <summary>The API token; null refuses every mutating call.</summary>
     public string? ApiToken { get; init; }

@@ -18,9 +18,10 @@ internal static class WorkerCommand
         var health = new Option<string?>("--health-urls") { Description = "Serve /healthz and /readyz on these URLs (e.g. http://127.0.0.1:8081)." };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker identity in leases and status (default HOST:PID)." };
         var timeout = new Option<int>("--timeout-seconds") { Description = "Decode time limit per video.", DefaultValueFactory = _ => 120 };
+        var (attempts, retrySeconds) = SiloCommand.JobRetryOptions("opening a job's model or output, or of a worker's pass over it (counted across workers)");
         var command = new Command("worker", "Run a distributed-indexing worker: claim shards from the ledger, embed them, write parts to the job's output. SIGTERM hands unfinished shards back and exits 0.")
         {
-            db, lease, heartbeat, concurrency, batch, health, workerId, timeout,
+            db, lease, heartbeat, concurrency, batch, health, workerId, timeout, attempts, retrySeconds,
         };
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
@@ -48,6 +49,7 @@ internal static class WorkerCommand
                 HealthUrls = parse.GetValue(health),
                 WorkerId = parse.GetValue(workerId) is { Length: > 0 } id ? id : $"{Environment.MachineName}:{Environment.ProcessId}",
                 PerVideoTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                JobRetry = SiloCommand.JobRetry(parse, attempts, retrySeconds),
             };
 
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information));
