@@ -98,7 +98,16 @@ internal static class JobEndpoints
             return Results.ValidationProblem(validation.Errors, detail: string.Join(" ", validation.Errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")), title: "invalid job");
         }
 
-        var id = await ledger.CreateJobAsync(validation.Spec!, ct);
+        // One job per output at a time: a second one would overwrite the first one's parts and manifests.
+        var created = await ledger.CreateJobAsync(validation.Spec!, OutputKey.Of(validation.Spec!.Output), ct);
+        if (created.Id is not { } id)
+        {
+            return Results.Problem(
+                title: "output in use",
+                detail: $"Job {created.ClashingJobId} is still writing to {SiloBackgroundService.Display(validation.Spec.Output)} (the same place, one inside it or one around it); wait for it to finish, cancel it, or choose another --out.",
+                statusCode: StatusCodes.Status409Conflict);
+        }
+
         SiloLog.LogInformationSubmitted(loggers.CreateLogger("TempMe.Pipeline.Silo.Jobs"), id, SiloBackgroundService.Display(validation.Spec!.Source), SiloBackgroundService.Display(validation.Spec.Output));
         return Results.Json(new { id }, ApiJson.Options, statusCode: StatusCodes.Status202Accepted);
     }

@@ -101,4 +101,7 @@ internal static partial class SiloLog
 
     [LoggerMessage(5006, LogLevel.Information, "Job {JobId} submitted: {Source} -> {Output}")]
     public static partial void LogInformationSubmitted(ILogger logger, string jobId, string source, string output);
+
+    [LoggerMessage(5007, LogLevel.Warning, "Job {JobId}: {Step} failed (job now {State}; retried with backoff): {Message}")]
+    public static partial void LogWarningJobRetry(ILogger logger, string jobId, string step, string state, string message);
 }

@@ -1,4 +1,5 @@
 using TempMe.Pipeline.Encoder;
+using TempMe.Pipeline.Grains.Postgres;
 
 namespace TempMe.Pipeline.Silo;
 
@@ -25,6 +26,11 @@ internal sealed class SiloOptions
 
     /// <summary>Local folders a job's model may lie under; none leaves the check to the workers (which then refuse local models).</summary>
     public ModelRoots ModelRoots { get; init; } = ModelRoots.None;
+    /// <summary>
+    /// Backoff and limit for a job whose listing keeps failing transiently (then it fails); manifest writes use the same
+    /// backoff and never give up.
+    /// </summary>
+    public JobRetryPolicy JobRetry { get; init; } = new(6, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(2));
 
     /// <summary>The API token; null refuses every mutating call.</summary>
     public string? ApiToken { get; init; }

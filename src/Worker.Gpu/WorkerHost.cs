@@ -109,11 +109,9 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         {
             encoder = await _models.GetAsync(job.Spec.Model, job.Spec.Frames, notices, cancellationToken);
         }
-        catch (ModelLoadException e)
+        catch (Exception e) when (IsJobFailure(e, cancellationToken))
         {
-            // Every worker would fail the same way: the job cannot run.
-            WorkerLog.LogWarningModelFailed(logger, jobId, e.Message);
-            await ledger.FailJobAsync(jobId, "cannot load the model: " + e.Message, cancellationToken);
+            await RecordJobFailureAsync(ledger, jobId, "cannot load the model", e, cancellationToken);
             return;
         }
 
@@ -125,8 +123,18 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
             return;
         }
 
-        var output = BlobStoreFactory.OpenFromEnvironment(job.Spec.Output);
-        await BlobStoreFactory.EnsureExistsAsync(output, cancellationToken);
+        IBlobStore output;
+        try
+        {
+            output = BlobStoreFactory.OpenFromEnvironment(job.Spec.Output);
+            await BlobStoreFactory.EnsureExistsAsync(output, cancellationToken);
+        }
+        catch (Exception e) when (IsJobFailure(e, cancellationToken))
+        {
+            await RecordJobFailureAsync(ledger, jobId, "cannot open the output", e, cancellationToken);
+            return;
+        }
+
         var sourceAddress = BlobAddress.Parse(job.Spec.Source);
         var tempFolder = Path.Combine(Path.GetTempPath(), "tempme-worker", SafeName(options.WorkerId));
         ISourceFetcher fetcher = sourceAddress.Kind == BlobAddressKind.LocalFolder
@@ -151,6 +159,11 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         {
             await pipeline.RunAsync(cancellationToken);
         }
+        catch (Exception e) when (IsJobFailure(e, cancellationToken))
+        {
+            // A pass that fails (a part cannot be written...) counts against the job; its shards were handed back.
+            await RecordJobFailureAsync(ledger, jobId, "a worker's pass over the job failed", e, cancellationToken, neverAtOnce: true);
+        }
         finally
         {
             var c = pipeline.Counters;
@@ -162,6 +175,31 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
             _currentJob = null;
             WorkerLog.LogInformationJobPass(logger, jobId, c.Done, c.Failed, c.LostShards);
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> is the job's problem (model, output, a failed pass) rather than this worker being
+    /// stopped or the database being away (those are retried as before and never count against the job).
+    /// </summary>
+    private static bool IsJobFailure(Exception e, CancellationToken cancellationToken) =>
+        !(e is OperationCanceledException && cancellationToken.IsCancellationRequested) && !PostgresLedger.IsTransientDatabaseError(e) && e is not OutOfMemoryException;
+
+    /// <summary>
+    /// Fails the job at once when every worker would fail the same way (a bad model, a missing container, access denied);
+    /// otherwise counts one more failure in a row: the job waits out a backoff (other jobs are claimed meanwhile) and
+    /// fails after the configured number.
+    /// </summary>
+    private async Task RecordJobFailureAsync(PostgresLedger ledger, string jobId, string what, Exception e, CancellationToken cancellationToken, bool neverAtOnce = false)
+    {
+        var message = $"{what}: {e.Message}";
+        WorkerLog.LogWarningJobFailed(logger, jobId, e.GetType().Name, message);
+        if (!neverAtOnce && e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or BlobStorageException { IsTransient: false })
+        {
+            await ledger.FailJobAsync(jobId, message, cancellationToken);
+            return;
+        }
+
+        await ledger.RecordJobFailureAsync(jobId, JobStates.Running, message, options.JobRetry, cancellationToken);
     }
 
     private WorkerReport Report()
@@ -251,6 +289,6 @@ internal static partial class WorkerLog
     [LoggerMessage(5104, LogLevel.Warning, "Worker pass failed ({Type}): {Message}; retrying")]
     public static partial void LogWarningJobPassFailed(ILogger logger, string type, string message);
 
-    [LoggerMessage(5105, LogLevel.Warning, "Job {JobId}: cannot load the model: {Message}")]
-    public static partial void LogWarningModelFailed(ILogger logger, string jobId, string message);
+    [LoggerMessage(5106, LogLevel.Warning, "Job {JobId}: {Type}: {Message}")]
+    public static partial void LogWarningJobFailed(ILogger logger, string jobId, string type, string message);
 }

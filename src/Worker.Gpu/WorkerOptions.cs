@@ -1,4 +1,5 @@
 using TempMe.Pipeline.Encoder;
+using TempMe.Pipeline.Grains.Postgres;
 
 namespace TempMe.Pipeline.Worker;
 
@@ -31,6 +32,12 @@ internal sealed class WorkerOptions
 
     /// <summary>URLs for the <c>/healthz</c> and <c>/readyz</c> listener; empty for none.</summary>
     public string? HealthUrls { get; init; }
+
+    /// <summary>
+    /// Backoff and limit for a job whose model or output cannot be opened, or whose passes keep failing (counted in the
+    /// ledger across workers, reset when a shard completes); the last failure allowed fails the job.
+    /// </summary>
+    public JobRetryPolicy JobRetry { get; init; } = new(6, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(2));
 
     /// <summary>Where checkpoints named by blob prefixes are downloaded to.</summary>
     public string ModelCacheFolder { get; init; } = Path.Combine(Path.GetTempPath(), "tempme-models");

@@ -16,9 +16,10 @@ internal static class SiloCommand
         var sweep = new Option<double>("--lease-sweep-seconds") { Description = "Seconds between sweeps that requeue shards whose lease expired.", DefaultValueFactory = _ => 5 };
         var roots = new Option<string?>("--allowed-roots") { Description = "Comma-separated local folders that job sources and outputs may lie under (none: local paths are refused)." };
         var modelRoots = new Option<string?>(ModelRoots.OptionName) { Description = $"Comma-separated local folders that jobs' models may lie under; a local model elsewhere is refused at submit (or set {ModelRoots.EnvironmentVariable}; none: the workers decide)." };
+        var (attempts, retrySeconds) = JobRetryOptions("listing a job's source (storage unreachable, throttled)");
         var command = new Command("silo", $"Run the distributed-indexing coordinator: HTTP API for jobs, source listing, lease sweeper. Mutating API calls need the bearer token in {SiloOptions.ApiTokenVariable}.")
         {
-            db, urls, sweep, roots, modelRoots,
+            db, urls, sweep, roots, modelRoots, attempts, retrySeconds,
         };
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
@@ -38,6 +39,7 @@ internal static class SiloCommand
                 SweepInterval = TimeSpan.FromSeconds(seconds),
                 AllowedRoots = allowed,
                 ModelRoots = ModelRoots.FromOptionOrEnvironment(parse.GetValue(modelRoots)),
+                JobRetry = JobRetry(parse, attempts, retrySeconds),
                 ApiToken = Environment.GetEnvironmentVariable(SiloOptions.ApiTokenVariable) is { Length: > 0 } token ? token : null,
             };
 
@@ -85,6 +87,25 @@ internal static class SiloCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary><c>--job-setup-attempts</c> and <c>--job-retry-seconds</c>, shared by the silo and the worker.</summary>
+    internal static (Option<int> Attempts, Option<double> RetrySeconds) JobRetryOptions(string what) =>
+        (new Option<int>("--job-setup-attempts") { Description = $"Failures in a row of {what} before the job is failed; each waits twice as long as the one before.", DefaultValueFactory = _ => 6 },
+         new Option<double>("--job-retry-seconds") { Description = "Wait after a job's first failure in a row (doubling, at most 120 s).", DefaultValueFactory = _ => 2 });
+
+    /// <summary>The job retry policy from the options of <see cref="JobRetryOptions"/>.</summary>
+    internal static TempMe.Pipeline.Grains.Postgres.JobRetryPolicy JobRetry(ParseResult parse, Option<int> attempts, Option<double> retrySeconds)
+    {
+        var count = parse.GetValue(attempts);
+        var seconds = parse.GetValue(retrySeconds);
+        if (count is < 1 or > 1000 || !(seconds > 0) || seconds > 3600)
+        {
+            throw new UsageException($"--job-setup-attempts must be from 1 to 1000 (got {count}) and --job-retry-seconds above 0 and at most 3600 (got {seconds}).");
+        }
+
+        var first = TimeSpan.FromSeconds(seconds);
+        return new(count, first, TimeSpan.FromTicks(Math.Max(first.Ticks, TimeSpan.FromMinutes(2).Ticks)));
     }
 
     /// <summary>The connection string from <c>--db</c> or <c>TEMPME_DB</c>.</summary>

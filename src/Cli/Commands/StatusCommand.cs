@@ -8,6 +8,7 @@ namespace TempMe.Pipeline.Cli.Commands;
 /// <summary><c>tempme status [JOB] --silo URL [--json] [--watch]</c>: progress of distributed jobs.</summary>
 internal static class StatusCommand
 {
+    // Not "finalizing": a job is finished only once its index.json and failures.jsonl are written.
     private static readonly string[] Terminal = ["completed", "completed_with_failures", "failed", "cancelled"];
 
     /// <summary>Creates the command.</summary>
@@ -16,7 +17,7 @@ internal static class StatusCommand
         var job = new Argument<string?>("job") { Description = "A job id; all recent jobs when left out.", Arity = ArgumentArity.ZeroOrOne };
         var silo = new Option<string>("--silo") { Description = "The silo's URL.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
         var json = new Option<bool>("--json") { Description = "One JSON object per job (id, state, counts by video state, rate, ETA)." };
-        var watch = new Option<bool>("--watch") { Description = "Refresh every 2 seconds until every job shown has finished." };
+        var watch = new Option<bool>("--watch") { Description = "Refresh every 2 seconds until every job shown has finished (terminal state: its index.json and failures.jsonl are written)." };
         var command = new Command("status", "Show the progress of distributed jobs.") { job, silo, json, watch };
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
@@ -50,7 +51,7 @@ internal static class StatusCommand
                     Console.WriteLine(parse.GetValue(json) ? item.ToJsonString(new JsonSerializerOptions { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) : Line(item));
                 }
 
-                if (!parse.GetValue(watch) || jobs.All(j => Terminal.Contains(j["state"]?.GetValue<string>())))
+                if (!parse.GetValue(watch) || jobs.All(j => IsTerminal(j["state"]?.GetValue<string>())))
                 {
                     return ExitCodes.Ok;
                 }
@@ -61,7 +62,11 @@ internal static class StatusCommand
         return command;
     }
 
-    private static string Line(JsonNode job)
+    /// <summary>Whether a job state is final (completed, completed_with_failures, failed, cancelled).</summary>
+    internal static bool IsTerminal(string? state) => Terminal.Contains(state);
+
+    /// <summary>One line for a job: id, state, counts, rate, ETA, and its message when it has one.</summary>
+    internal static string Line(JsonNode job)
     {
         var counts = job["counts"];
         long Count(string name) => counts?[name]?.GetValue<long>() ?? 0;
@@ -69,7 +74,8 @@ internal static class StatusCommand
         var settled = Count("done") + Count("failed");
         var percent = total > 0 ? 100.0 * settled / total : 0;
         var eta = job["etaSeconds"]?.GetValue<double>() is { } seconds ? TimeSpan.FromSeconds(seconds).ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "-";
+        var message = job["message"]?.GetValue<string>() is { Length: > 0 } text ? "  message: " + text : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{job["id"]}  {job["state"],-24} {settled}/{total} ({percent:0.0}%)  done {Count("done")}  failed {Count("failed")}  pending {Count("pending")}  {job["videosPerSecond"]} videos/s  ETA {eta}");
+            $"{job["id"]}  {job["state"],-24} {settled}/{total} ({percent:0.0}%)  done {Count("done")}  failed {Count("failed")}  pending {Count("pending")}  {job["videosPerSecond"]} videos/s  ETA {eta}{message}");
     }
 }

@@ -21,9 +21,10 @@ internal static class WorkerCommand
         var timeout = new Option<int>("--timeout-seconds") { Description = "Decode time limit per video.", DefaultValueFactory = _ => 120 };
         var modelRoots = new Option<string?>(ModelRoots.OptionName) { Description = $"Comma-separated local folders that jobs' models may lie under (or set {ModelRoots.EnvironmentVariable}; none: only random: and blob models)." };
         var maxModelBytes = new Option<long>("--max-model-bytes") { Description = "The most bytes a model named by a blob prefix may download.", DefaultValueFactory = _ => WorkerOptions.DefaultMaxModelBytes };
+        var (attempts, retrySeconds) = SiloCommand.JobRetryOptions("opening a job's model or output, or of a worker's pass over it (counted across workers)");
         var command = new Command("worker", "Run a distributed-indexing worker: claim shards from the ledger, embed them, write parts to the job's output. SIGTERM hands unfinished shards back and exits 0.")
         {
-            db, lease, heartbeat, concurrency, batch, health, workerId, timeout, modelRoots, maxModelBytes,
+            db, lease, heartbeat, concurrency, batch, health, workerId, timeout, modelRoots, maxModelBytes, attempts, retrySeconds,
         };
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
@@ -64,6 +65,7 @@ internal static class WorkerCommand
                 PerVideoTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 ModelRoots = roots,
                 MaxModelBytes = parse.GetValue(maxModelBytes),
+                JobRetry = SiloCommand.JobRetry(parse, attempts, retrySeconds),
             };
 
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information));

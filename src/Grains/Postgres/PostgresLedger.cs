@@ -17,6 +17,7 @@ namespace TempMe.Pipeline.Grains.Postgres;
 public sealed class PostgresLedger : IAsyncDisposable
 {
     private const long MigrationLockKey = 0x7465_6D70_6D65; // "tempme"
+    private const long OutputLockKey = 0x7465_6D70_6D66;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ResiliencePipeline _retry;
@@ -67,6 +68,9 @@ public sealed class PostgresLedger : IAsyncDisposable
         return true;
     }, cancellationToken);
 
+    /// <summary>Whether <paramref name="exception"/> is a transient database fault (server away, connection lost), which callers retry rather than blame on a job.</summary>
+    public static bool IsTransientDatabaseError(Exception exception) => PostgresRetry.IsTransient(exception);
+
     /// <summary>Whether the database answers and holds the latest schema; never retries, for readiness probes.</summary>
     public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
     {
@@ -86,16 +90,52 @@ public sealed class PostgresLedger : IAsyncDisposable
     /// <summary>Records a new job in state <see cref="JobStates.Queued"/>; the silo lists its source next.</summary>
     public Task<string> CreateJobAsync(DistributedJobSpec spec, CancellationToken cancellationToken)
     {
-        var id = $"job-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+        var id = NewJobId();
         return RunAsync(async (conn, tx, ct) =>
         {
-            await using var insert = Cmd(conn, tx, """
-                INSERT INTO jobs (id, spec, source, output, model, frames, shard_size, max_attempts)
-                VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8)
-                """, id, JsonSerializer.Serialize(spec), spec.Source, spec.Output, spec.Model, spec.Frames, spec.ShardSize, spec.MaxAttempts);
-            await insert.ExecuteNonQueryAsync(ct);
+            await InsertJobAsync(conn, tx, id, spec, null, ct);
             return id;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Records a new job unless an active job (queued, running, finalizing) writes to the same output or to one inside or
+    /// around it (<paramref name="outputKey"/>: see <c>OutputKey</c> in the silo). The check and the insert hold one lock,
+    /// so two racing submissions cannot both take an output.
+    /// </summary>
+    public Task<JobCreation> CreateJobAsync(DistributedJobSpec spec, string outputKey, CancellationToken cancellationToken)
+    {
+        var id = NewJobId();
+        return RunAsync(async (conn, tx, ct) =>
+        {
+            await ExecAsync(conn, tx, $"SELECT pg_advisory_xact_lock({OutputLockKey})", ct);
+            await using (var clash = Cmd(conn, tx, """
+                SELECT id FROM jobs
+                WHERE state IN ('queued', 'running', 'finalizing') AND output_key IS NOT NULL
+                  AND (starts_with(output_key, $1) OR starts_with($1, output_key))
+                ORDER BY seq LIMIT 1
+                """, outputKey))
+            {
+                if (await clash.ExecuteScalarAsync(ct) is string other)
+                {
+                    return new JobCreation(null, other);
+                }
+            }
+
+            await InsertJobAsync(conn, tx, id, spec, outputKey, ct);
+            return new JobCreation(id, null);
+        }, cancellationToken);
+    }
+
+    private static string NewJobId() => $"job-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    private static async Task InsertJobAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string id, DistributedJobSpec spec, string? outputKey, CancellationToken ct)
+    {
+        await using var insert = Cmd(conn, tx, """
+            INSERT INTO jobs (id, spec, source, output, model, frames, shard_size, max_attempts, output_key)
+            VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9)
+            """, id, JsonSerializer.Serialize(spec), spec.Source, spec.Output, spec.Model, spec.Frames, spec.ShardSize, spec.MaxAttempts, outputKey);
+        await insert.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>
@@ -148,10 +188,12 @@ public sealed class PostgresLedger : IAsyncDisposable
                 await shardRows.ExecuteNonQueryAsync(ct);
             }
 
+            // An empty listing has nothing to claim: it goes straight to writing its (empty) manifests.
             await using (var update = Cmd(conn, tx, """
                 UPDATE jobs SET total = $2, pending = $2, shards_total = $3, started = now(),
-                    state = CASE WHEN $2 = 0 THEN 'completed' ELSE 'running' END,
-                    finished = CASE WHEN $2 = 0 THEN now() END
+                    state = CASE WHEN $2 = 0 THEN 'finalizing' ELSE 'running' END,
+                    finalizing_since = CASE WHEN $2 = 0 THEN now() END,
+                    consecutive_failures = 0, retry_after = NULL, message = NULL
                 WHERE id = $1
                 """, jobId, count, shards))
             {
@@ -168,27 +210,67 @@ public sealed class PostgresLedger : IAsyncDisposable
         return await cmd.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
-    /// <summary>Ids of jobs whose source is not yet listed, oldest first.</summary>
+    /// <summary>Ids of jobs whose source is not yet listed and that are not waiting out a retry backoff, oldest first.</summary>
     public Task<IReadOnlyList<string>> ListQueuedJobIdsAsync(CancellationToken cancellationToken) =>
-        ReadIdsAsync("SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq", cancellationToken);
+        ReadIdsAsync("SELECT id FROM jobs WHERE state = 'queued' AND (retry_after IS NULL OR retry_after <= now()) ORDER BY seq", cancellationToken);
 
-    /// <summary>Ids of terminal jobs whose <c>index.json</c> is not yet written.</summary>
+    /// <summary>Ids of <see cref="JobStates.Finalizing"/> jobs due for (another) manifest write, oldest first.</summary>
     public Task<IReadOnlyList<string>> ListJobsNeedingManifestAsync(CancellationToken cancellationToken) =>
-        ReadIdsAsync("SELECT id FROM jobs WHERE state IN ('completed', 'completed_with_failures') AND NOT manifest_written ORDER BY seq", cancellationToken);
+        ReadIdsAsync("SELECT id FROM jobs WHERE state = 'finalizing' AND (retry_after IS NULL OR retry_after <= now()) ORDER BY seq", cancellationToken);
 
-    /// <summary>Records that the manifest of a job was written.</summary>
-    public Task MarkManifestWrittenAsync(string jobId, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
+    /// <summary>
+    /// Moves a job from <see cref="JobStates.Finalizing"/> to completed or completed_with_failures once its manifests are
+    /// written. Only when it is still the same finalizing (<paramref name="finalizingSince"/>): a retry-failed in between
+    /// made the written manifest stale. Returns the new state, or null when nothing changed.
+    /// </summary>
+    public Task<string?> CompleteFinalizingAsync(string jobId, DateTimeOffset finalizingSince, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
-        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET manifest_written = true WHERE id = $1", jobId);
-        return await cmd.ExecuteNonQueryAsync(ct);
+        await using var cmd = Cmd(conn, tx, """
+            UPDATE jobs SET state = CASE WHEN failed > 0 THEN 'completed_with_failures' ELSE 'completed' END,
+                manifest_written = true, finished = now(), finalizing_since = NULL, consecutive_failures = 0, retry_after = NULL, message = NULL
+            WHERE id = $1 AND state = 'finalizing' AND finalizing_since = $2
+            RETURNING state
+            """, jobId, finalizingSince.ToUniversalTime());
+        return await cmd.ExecuteScalarAsync(ct) as string;
     }, cancellationToken);
 
-    /// <summary>The oldest running job that has a shard to claim now (queued, or with an expired lease); null when none.</summary>
+    /// <summary>
+    /// Records one more job-level failure in a row of a job still in <paramref name="expectedState"/>: it is not tried
+    /// again before the policy's backoff, its message says what failed, and the <see cref="JobRetryPolicy.MaxFailures"/>-th
+    /// failure fails the job. Returns null when the job had left that state.
+    /// </summary>
+    public Task<JobFailureOutcome?> RecordJobFailureAsync(string jobId, string expectedState, string message, JobRetryPolicy policy, CancellationToken cancellationToken) => RunAsync<JobFailureOutcome?>(async (conn, tx, ct) =>
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        await using var cmd = Cmd(conn, tx, """
+            UPDATE jobs SET consecutive_failures = consecutive_failures + 1,
+                retry_after = now() + make_interval(secs => least($5::float8, $4::float8 * power(2::float8, least(consecutive_failures, 40)))),
+                state = CASE WHEN consecutive_failures + 1 >= $6 THEN 'failed' ELSE state END,
+                finished = CASE WHEN consecutive_failures + 1 >= $6 THEN now() ELSE finished END,
+                message = CASE WHEN consecutive_failures + 1 >= $6
+                               THEN $3 || ' (failed ' || (consecutive_failures + 1) || ' times in a row; giving up)'
+                               ELSE $3 || ' (failure ' || (consecutive_failures + 1) || CASE WHEN $6 < 2147483647 THEN ' of ' || $6 ELSE '' END || '; retrying)' END
+            WHERE id = $1 AND state = $2
+            RETURNING state, consecutive_failures, retry_after
+            """, jobId, expectedState, message, policy.FirstDelay.TotalSeconds, policy.MaxDelay.TotalSeconds, policy.MaxFailures);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+
+        return new JobFailureOutcome(reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2));
+    }, cancellationToken);
+
+    /// <summary>
+    /// The oldest running job that has a shard to claim now (queued, or with an expired lease) and is not waiting out a
+    /// retry backoff after failures, so a job that keeps failing does not hold workers back from later ones; null when none.
+    /// </summary>
     public async Task<string?> FindClaimableJobAsync(CancellationToken cancellationToken)
     {
         var ids = await ReadIdsAsync("""
             SELECT j.id FROM jobs j
-            WHERE j.state = 'running' AND (
+            WHERE j.state = 'running' AND (j.retry_after IS NULL OR j.retry_after <= now()) AND (
                 EXISTS (SELECT 1 FROM shards s WHERE s.job_id = j.id AND s.state = 'queued')
                 OR EXISTS (SELECT 1 FROM shards s WHERE s.job_id = j.id AND s.state = 'leased' AND s.lease_expires < now()))
             ORDER BY j.seq LIMIT 1
@@ -237,10 +319,13 @@ public sealed class PostgresLedger : IAsyncDisposable
             j AS (
                 UPDATE jobs SET failed = failed - (SELECT count(*) FROM r), pending = pending + (SELECT count(*) FROM r),
                     shards_done = shards_done - (SELECT count(*) FROM s),
-                    state = CASE WHEN (SELECT count(*) FROM r) > 0 AND state IN ('completed', 'completed_with_failures') THEN 'running' ELSE state END,
-                    finished = CASE WHEN (SELECT count(*) FROM r) > 0 AND state IN ('completed', 'completed_with_failures') THEN NULL ELSE finished END,
+                    state = CASE WHEN (SELECT count(*) FROM r) > 0 AND state IN ('finalizing', 'completed', 'completed_with_failures') THEN 'running' ELSE state END,
+                    finished = CASE WHEN (SELECT count(*) FROM r) > 0 AND state IN ('finalizing', 'completed', 'completed_with_failures') THEN NULL ELSE finished END,
+                    finalizing_since = CASE WHEN (SELECT count(*) FROM r) > 0 THEN NULL ELSE finalizing_since END,
+                    consecutive_failures = CASE WHEN (SELECT count(*) FROM r) > 0 AND state = 'finalizing' THEN 0 ELSE consecutive_failures END,
+                    retry_after = CASE WHEN (SELECT count(*) FROM r) > 0 AND state = 'finalizing' THEN NULL ELSE retry_after END,
                     manifest_written = CASE WHEN (SELECT count(*) FROM r) > 0 THEN false ELSE manifest_written END
-                WHERE id = $1 AND state IN ('running', 'completed', 'completed_with_failures') RETURNING id)
+                WHERE id = $1 AND state IN ('running', 'finalizing', 'completed', 'completed_with_failures') RETURNING id)
             SELECT CASE WHEN EXISTS (SELECT 1 FROM j) THEN (SELECT count(*) FROM r) ELSE -1 END
             """, jobId);
         var count = (long)(await cmd.ExecuteScalarAsync(ct))!;
@@ -627,13 +712,15 @@ public sealed class PostgresLedger : IAsyncDisposable
             return;
         }
 
-        // The last shard done settles the job; only a running job changes state (a cancelled one stays cancelled).
+        // The last shard done moves a running job to finalizing (a cancelled one stays cancelled); it turns completed only
+        // once the silo has written its manifests. A shard done is progress: the job's failures in a row start again.
         await using var cmd = Cmd(conn, tx, """
             UPDATE jobs SET done = done + $2, failed = failed + $3, pending = pending + $4, shards_done = shards_done + $5,
-                state = CASE WHEN state = 'running' AND shards_done + $5 >= shards_total
-                             THEN CASE WHEN failed + $3 > 0 THEN 'completed_with_failures' ELSE 'completed' END
-                             ELSE state END,
-                finished = CASE WHEN state = 'running' AND shards_done + $5 >= shards_total THEN now() ELSE finished END
+                state = CASE WHEN state = 'running' AND shards_done + $5 >= shards_total THEN 'finalizing' ELSE state END,
+                finalizing_since = CASE WHEN state = 'running' AND shards_done + $5 >= shards_total THEN now() ELSE finalizing_since END,
+                consecutive_failures = CASE WHEN state = 'running' AND ($5 > 0 OR shards_done + $5 >= shards_total) THEN 0 ELSE consecutive_failures END,
+                retry_after = CASE WHEN state = 'running' AND ($5 > 0 OR shards_done + $5 >= shards_total) THEN NULL ELSE retry_after END,
+                message = CASE WHEN state = 'running' AND ($5 > 0 OR shards_done + $5 >= shards_total) THEN NULL ELSE message END
             WHERE id = $1
             """, jobId, done, failed, pending, shardsDone);
         await cmd.ExecuteNonQueryAsync(ct);
@@ -677,7 +764,8 @@ public sealed class PostgresLedger : IAsyncDisposable
         var jobs = new List<JobStatus>();
         await using var cmd = Cmd(conn, tx, $"""
             SELECT id, state, source, output, model, frames, shard_size, max_attempts, message, created, started, finished,
-                   total, done, failed, pending, shards_total, shards_done, model_fingerprint, embedding_size, sampling_key, manifest_written, now()
+                   total, done, failed, pending, shards_total, shards_done, model_fingerprint, embedding_size, sampling_key, manifest_written, now(),
+                   finalizing_since, consecutive_failures, retry_after
             FROM jobs {where}
             """, args);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -703,6 +791,9 @@ public sealed class PostgresLedger : IAsyncDisposable
                 SamplingKey = reader.IsDBNull(20) ? null : reader.GetString(20),
                 ManifestWritten = reader.GetBoolean(21),
                 ReadAt = reader.GetFieldValue<DateTimeOffset>(22),
+                FinalizingSince = reader.IsDBNull(23) ? null : reader.GetFieldValue<DateTimeOffset>(23),
+                ConsecutiveFailures = reader.GetInt32(24),
+                RetryAfter = reader.IsDBNull(25) ? null : reader.GetFieldValue<DateTimeOffset>(25),
             });
         }
 

@@ -11,10 +11,13 @@ public static class JobStates
     /// <summary>Listed; shards are being processed.</summary>
     public const string Running = "running";
 
-    /// <summary>Every video has an embedding.</summary>
+    /// <summary>Every shard is done; <c>index.json</c> and <c>failures.jsonl</c> are being written (retried until they are).</summary>
+    public const string Finalizing = "finalizing";
+
+    /// <summary>Every video has an embedding and the manifests are written.</summary>
     public const string Completed = "completed";
 
-    /// <summary>Every video is settled and some failed for good.</summary>
+    /// <summary>Every video is settled, some failed for good, and the manifests are written.</summary>
     public const string CompletedWithFailures = "completed_with_failures";
 
     /// <summary>The job could not run at all (for example its source could not be listed).</summary>
@@ -25,7 +28,34 @@ public static class JobStates
 
     /// <summary>Whether a job in <paramref name="state"/> will not change any more by itself.</summary>
     public static bool IsTerminal(string state) => state is Completed or CompletedWithFailures or Failed or Cancelled;
+
+    /// <summary>Whether a job in <paramref name="state"/> may still write into its output.</summary>
+    public static bool IsActive(string state) => state is Queued or Running or Finalizing;
 }
+
+/// <summary>
+/// How a job-level step that keeps failing (listing, opening the model or output, writing the manifests) is retried:
+/// the n-th failure in a row waits <c>min(MaxDelay, FirstDelay * 2^(n-1))</c>; the <see cref="MaxFailures"/>-th fails the job.
+/// </summary>
+/// <param name="MaxFailures">Failures in a row that fail the job; <see cref="int.MaxValue"/> never gives up.</param>
+/// <param name="FirstDelay">Wait after the first failure.</param>
+/// <param name="MaxDelay">Longest wait.</param>
+public sealed record JobRetryPolicy(int MaxFailures, TimeSpan FirstDelay, TimeSpan MaxDelay)
+{
+    /// <summary>The same backoff, never giving up (for writing the manifests: the work is done, only storage is missing).</summary>
+    public JobRetryPolicy Forever => this with { MaxFailures = int.MaxValue };
+}
+
+/// <summary>The answer to a submission that checks the output: the new job's id, or the active job already using that output.</summary>
+/// <param name="Id">The new job, when it was created.</param>
+/// <param name="ClashingJobId">The active job whose output is the same as, inside or around the requested one.</param>
+public sealed record JobCreation(string? Id, string? ClashingJobId);
+
+/// <summary>What became of a job after a recorded failure.</summary>
+/// <param name="State">Its state now (<see cref="JobStates.Failed"/> when this failure was the last one allowed).</param>
+/// <param name="Failures">Failures in a row so far.</param>
+/// <param name="RetryAfter">When it may be tried again.</param>
+public sealed record JobFailureOutcome(string State, int Failures, DateTimeOffset? RetryAfter);
 
 /// <summary>What a user asks the silo to index.</summary>
 /// <param name="Source">A blob prefix or local folder holding the videos.</param>
@@ -95,6 +125,15 @@ public sealed record JobStatus
 
     /// <summary>Whether <c>index.json</c> and <c>failures.jsonl</c> were written for the terminal state.</summary>
     public bool ManifestWritten { get; init; }
+
+    /// <summary>When the job entered <see cref="JobStates.Finalizing"/> (null in other states).</summary>
+    public DateTimeOffset? FinalizingSince { get; init; }
+
+    /// <summary>Job-level failures in a row (listing, model, output, manifests); 0 after progress.</summary>
+    public int ConsecutiveFailures { get; init; }
+
+    /// <summary>No listing, claim or manifest write of the job before this time.</summary>
+    public DateTimeOffset? RetryAfter { get; init; }
 
     /// <summary>Server time when the row was read, for rates.</summary>
     public DateTimeOffset ReadAt { get; init; }

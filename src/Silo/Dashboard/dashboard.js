@@ -71,6 +71,7 @@
   const legend = `<div class="legend"><span><i style="background:var(--done)"></i>done</span><span><i style="background:var(--failed)"></i>failed</span><span><i style="background:var(--running)"></i>running</span><span><i style="background:var(--queued)"></i>queued</span></div>`;
 
   function jobPercent(job) {
+    if (job.state === "finalizing") return "writing index…";
     if (!job.total) return job.state === "queued" ? "listing…" : "0%";
     const p = pct(job.done + job.failed, job.total);
     return (p >= 100 ? "100" : p >= 99.5 ? "99.5" : p.toFixed(p < 10 ? 1 : 0)) + "%";
@@ -111,7 +112,7 @@
 
   function renderOverview(s) {
     const t = s.totals;
-    const running = s.jobs.filter((j) => j.state === "running" || j.state === "queued").length;
+    const running = s.jobs.filter((j) => j.state === "running" || j.state === "queued" || j.state === "finalizing").length;
     const stats = s.mode === "silo"
       ? stat("videos/s", rate(t.videosPerSecond)) + stat("jobs running", int(running)) + stat("queue depth", int(t.queueDepth), "queue-depth") +
         stat("active leases", int(t.activeLeases)) + stat("workers", int(t.workersActive)) + stat("retries", int(t.retries))
