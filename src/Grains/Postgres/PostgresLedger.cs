@@ -118,8 +118,10 @@ public sealed class PostgresLedger : IAsyncDisposable
                 shardSize = reader.GetInt32(1);
             }
 
-            await ExecAsync(conn, tx, "CREATE TEMP TABLE staging (source text NOT NULL, size bigint NOT NULL, modified timestamptz NOT NULL) ON COMMIT DROP", ct);
-            await using (var import = await conn.BeginBinaryImportAsync("COPY staging (source, size, modified) FROM STDIN (FORMAT BINARY)", ct))
+            // A refused entry (outside the silo's allowed roots) is stored failed at once: no worker ever opens it.
+            await ExecAsync(conn, tx, "CREATE TEMP TABLE staging (source text NOT NULL, size bigint NOT NULL, modified timestamptz NOT NULL, error_code text, message text) ON COMMIT DROP", ct);
+            long refused = 0;
+            await using (var import = await conn.BeginBinaryImportAsync("COPY staging (source, size, modified, error_code, message) FROM STDIN (FORMAT BINARY)", ct))
             {
                 await foreach (var video in listing(ct).WithCancellation(ct))
                 {
@@ -127,6 +129,17 @@ public sealed class PostgresLedger : IAsyncDisposable
                     await import.WriteAsync(video.Source, NpgsqlDbType.Text, ct);
                     await import.WriteAsync(video.Size, NpgsqlDbType.Bigint, ct);
                     await import.WriteAsync(video.ModifiedUtc.ToUniversalTime(), NpgsqlDbType.TimestampTz, ct);
+                    if (video.Refusal is { } refusal)
+                    {
+                        refused++;
+                        await import.WriteAsync(refusal.ErrorCode, NpgsqlDbType.Text, ct);
+                        await import.WriteAsync(refusal.Message, NpgsqlDbType.Text, ct);
+                    }
+                    else
+                    {
+                        await import.WriteNullAsync(ct);
+                        await import.WriteNullAsync(ct);
+                    }
                 }
 
                 await import.CompleteAsync(ct);
@@ -134,9 +147,9 @@ public sealed class PostgresLedger : IAsyncDisposable
 
             long count;
             await using (var insert = Cmd(conn, tx, """
-                INSERT INTO videos (job_id, id, source, size, modified, shard_id)
-                SELECT $1, rn, source, size, modified, rn / $2
-                FROM (SELECT source, size, modified, row_number() OVER (ORDER BY source COLLATE "C") - 1 AS rn FROM staging) s
+                INSERT INTO videos (job_id, id, source, size, modified, shard_id, state, error_code, message)
+                SELECT $1, rn, source, size, modified, rn / $2, CASE WHEN error_code IS NULL THEN 'pending' ELSE 'failed' END, error_code, message
+                FROM (SELECT source, size, modified, error_code, message, row_number() OVER (ORDER BY source COLLATE "C") - 1 AS rn FROM staging) s
                 """, jobId, (long)shardSize))
             {
                 count = await insert.ExecuteNonQueryAsync(ct);
@@ -149,11 +162,11 @@ public sealed class PostgresLedger : IAsyncDisposable
             }
 
             await using (var update = Cmd(conn, tx, """
-                UPDATE jobs SET total = $2, pending = $2, shards_total = $3, started = now(),
+                UPDATE jobs SET total = $2, pending = $2 - $4, failed = $4, shards_total = $3, started = now(),
                     state = CASE WHEN $2 = 0 THEN 'completed' ELSE 'running' END,
                     finished = CASE WHEN $2 = 0 THEN now() END
                 WHERE id = $1
-                """, jobId, count, shards))
+                """, jobId, count, shards, refused))
             {
                 await update.ExecuteNonQueryAsync(ct);
             }
@@ -230,7 +243,7 @@ public sealed class PostgresLedger : IAsyncDisposable
         await using var cmd = Cmd(conn, tx, """
             WITH r AS (
                 UPDATE videos SET state = 'pending', attempts = 0, error_code = NULL, message = NULL
-                WHERE job_id = $1 AND state = 'failed' RETURNING shard_id),
+                WHERE job_id = $1 AND state = 'failed' AND error_code IS DISTINCT FROM 'outside_allowed_roots' RETURNING shard_id),
             s AS (
                 UPDATE shards SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires = NULL
                 WHERE job_id = $1 AND state = 'done' AND id IN (SELECT shard_id FROM r) RETURNING id),
