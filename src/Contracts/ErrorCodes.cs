@@ -58,6 +58,12 @@ public static class ErrorCodes
     /// <summary>The source blob or file disappeared between listing and processing.</summary>
     public const string SourceMissing = "source_missing";
 
+    /// <summary>
+    /// The listed entry (a path in a list file, or a link) leads outside the silo's <c>--allowed-roots</c>; it was not
+    /// opened. Not retryable: retrying would open it.
+    /// </summary>
+    public const string OutsideAllowedRoots = "outside_allowed_roots";
+
     #endregion
 
     #region Coordination

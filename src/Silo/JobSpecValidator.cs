@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Pipeline.Sources;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Silo;
@@ -94,7 +95,7 @@ internal static class JobSpecValidator
             {
                 errors[field] = [options.AllowedRoots.Count == 0
                     ? $"{field} is a local path, but this silo allows no local paths: start it with --allowed-roots DIR,... or use a blob address."
-                    : $"{field} {path} is outside the allowed roots ({string.Join(", ", options.AllowedRoots)})."];
+                    : $"{field} {path} is outside the allowed roots ({string.Join(", ", options.AllowedRoots)}) once symbolic links are resolved: give a folder under a root (not a link out of it) or add its folder to --allowed-roots."];
                 return null;
             }
 
@@ -110,9 +111,6 @@ internal static class JobSpecValidator
         return text;
     }
 
-    private static bool IsUnder(string path, string root)
-    {
-        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
-        return path == full || path.StartsWith(full + Path.DirectorySeparatorChar, StringComparison.Ordinal);
-    }
+    /// <summary>Whether <paramref name="path"/> lies under <paramref name="root"/>, both by real path: a link inside a root that leads out is outside.</summary>
+    private static bool IsUnder(string path, string root) => new AllowedRoots([root]).Contains(path);
 }

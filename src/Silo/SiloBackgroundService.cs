@@ -98,7 +98,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
 
             try
             {
-                var count = await ledger.RegisterListingAsync(jobId, ct => ListSource(job.Spec.Source, ct), cancellationToken);
+                var count = await ledger.RegisterListingAsync(jobId, ct => ListSource(job.Spec.Source, new AllowedRoots(options.AllowedRoots), ct), cancellationToken);
                 if (count is { } listed)
                 {
                     SiloLog.LogInformationListed(logger, jobId, listed, Display(job.Spec.Source));
@@ -127,13 +127,16 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
         e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
             or BlobStorageException { IsTransient: false };
 
-    /// <summary>Lists a job's source: a local folder or a blob prefix, keeping only video file extensions.</summary>
-    internal static async IAsyncEnumerable<SourceVideo> ListSource(string source, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Lists a job's source: a local folder or list file (entries leading outside <paramref name="roots"/> come back
+    /// refused) or a blob prefix, keeping only video file extensions.
+    /// </summary>
+    internal static async IAsyncEnumerable<SourceVideo> ListSource(string source, AllowedRoots roots, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var address = BlobAddress.Parse(source);
         if (address.Kind == BlobAddressKind.LocalFolder)
         {
-            foreach (var video in LocalSourceLister.List(address.LocalPath!))
+            foreach (var video in LocalSourceLister.List(address.LocalPath!, allowedRoots: roots))
             {
                 yield return video;
             }

@@ -12,7 +12,9 @@ public static class BlobStoreFactory
     /// <summary>
     /// Opens a store rooted at the address: names passed to it are relative to the address's folder or prefix.
     /// <paramref name="connectionString"/> supplies the account and key for <c>az://</c> addresses, and the key for URLs
-    /// of the same account that carry no SAS. Throws <see cref="ArgumentException"/> for malformed addresses or missing credentials.
+    /// without a SAS on that account's own endpoint (its BlobEndpoint, or https://ACCOUNT.blob.core.windows.net); a URL
+    /// naming the account on any other host is refused, so the key never signs a request to a stranger. Credentials
+    /// travel over plain http only to loopback hosts (Azurite) or with Azurite's public development key. Throws <see cref="ArgumentException"/> for malformed addresses or missing credentials.
     /// Azure containers are not created here; call <see cref="EnsureExistsAsync"/> for output stores.
     /// </summary>
     public static IBlobStore Open(string address, string? connectionString, AzureBlobStoreOptions? options = null)
@@ -37,10 +39,24 @@ public static class BlobStoreFactory
         BlobCredential credential;
         if (parsed.Sas is { } sas)
         {
+            if (!EndpointPolicy.AllowsCredentialsOver(parsed.ServiceEndpoint!, null))
+            {
+                throw new ArgumentException($"The storage address '{parsed}' sends its SAS over plain http to a host that is not loopback. {EndpointPolicy.HttpsAdvice}", nameof(address));
+            }
+
             credential = BlobCredential.FromSas(parsed.AccountName!, sas);
         }
         else if (cs is not null && string.Equals(cs.AccountName, parsed.AccountName, StringComparison.OrdinalIgnoreCase))
         {
+            // The account name alone proves nothing: any host can be called ACCOUNT.blob.* or serve /ACCOUNT/ path-style.
+            if (!EndpointPolicy.IsOwnEndpoint(cs, parsed.ServiceEndpoint!))
+            {
+                throw new ArgumentException(
+                    $"The storage address '{parsed}' is on {parsed.ServiceEndpoint}, which is not the endpoint of account '{cs.AccountName}' in {ConnectionStringVariable} ({cs.BlobEndpoint}): " +
+                    $"the account key is only sent to its own endpoint. Use {cs.BlobEndpoint}CONTAINER/PREFIX or az://CONTAINER/PREFIX, or put a SAS token on the URL for another endpoint.",
+                    nameof(address));
+            }
+
             credential = BlobCredential.FromConnectionString(cs);
         }
         else

@@ -158,8 +158,10 @@ public sealed class PostgresLedger : IAsyncDisposable
                 shardSize = reader.GetInt32(1);
             }
 
-            await ExecAsync(conn, tx, "CREATE TEMP TABLE staging (source text NOT NULL, size bigint NOT NULL, modified timestamptz NOT NULL) ON COMMIT DROP", ct);
-            await using (var import = await conn.BeginBinaryImportAsync("COPY staging (source, size, modified) FROM STDIN (FORMAT BINARY)", ct))
+            // A refused entry (outside the silo's allowed roots) is stored failed at once: no worker ever opens it.
+            await ExecAsync(conn, tx, "CREATE TEMP TABLE staging (source text NOT NULL, size bigint NOT NULL, modified timestamptz NOT NULL, error_code text, message text) ON COMMIT DROP", ct);
+            long refused = 0;
+            await using (var import = await conn.BeginBinaryImportAsync("COPY staging (source, size, modified, error_code, message) FROM STDIN (FORMAT BINARY)", ct))
             {
                 await foreach (var video in listing(ct).WithCancellation(ct))
                 {
@@ -167,6 +169,17 @@ public sealed class PostgresLedger : IAsyncDisposable
                     await import.WriteAsync(video.Source, NpgsqlDbType.Text, ct);
                     await import.WriteAsync(video.Size, NpgsqlDbType.Bigint, ct);
                     await import.WriteAsync(video.ModifiedUtc.ToUniversalTime(), NpgsqlDbType.TimestampTz, ct);
+                    if (video.Refusal is { } refusal)
+                    {
+                        refused++;
+                        await import.WriteAsync(refusal.ErrorCode, NpgsqlDbType.Text, ct);
+                        await import.WriteAsync(refusal.Message, NpgsqlDbType.Text, ct);
+                    }
+                    else
+                    {
+                        await import.WriteNullAsync(ct);
+                        await import.WriteNullAsync(ct);
+                    }
                 }
 
                 await import.CompleteAsync(ct);
@@ -174,9 +187,9 @@ public sealed class PostgresLedger : IAsyncDisposable
 
             long count;
             await using (var insert = Cmd(conn, tx, """
-                INSERT INTO videos (job_id, id, source, size, modified, shard_id)
-                SELECT $1, rn, source, size, modified, rn / $2
-                FROM (SELECT source, size, modified, row_number() OVER (ORDER BY source COLLATE "C") - 1 AS rn FROM staging) s
+                INSERT INTO videos (job_id, id, source, size, modified, shard_id, state, error_code, message)
+                SELECT $1, rn, source, size, modified, rn / $2, CASE WHEN error_code IS NULL THEN 'pending' ELSE 'failed' END, error_code, message
+                FROM (SELECT source, size, modified, error_code, message, row_number() OVER (ORDER BY source COLLATE "C") - 1 AS rn FROM staging) s
                 """, jobId, (long)shardSize))
             {
                 count = await insert.ExecuteNonQueryAsync(ct);
@@ -190,12 +203,12 @@ public sealed class PostgresLedger : IAsyncDisposable
 
             // An empty listing has nothing to claim: it goes straight to writing its (empty) manifests.
             await using (var update = Cmd(conn, tx, """
-                UPDATE jobs SET total = $2, pending = $2, shards_total = $3, started = now(),
+                UPDATE jobs SET total = $2, pending = $2 - $4, failed = $4, shards_total = $3, started = now(),
                     state = CASE WHEN $2 = 0 THEN 'finalizing' ELSE 'running' END,
                     finalizing_since = CASE WHEN $2 = 0 THEN now() END,
                     consecutive_failures = 0, retry_after = NULL, message = NULL
                 WHERE id = $1
-                """, jobId, count, shards))
+                """, jobId, count, shards, refused))
             {
                 await update.ExecuteNonQueryAsync(ct);
             }
@@ -312,7 +325,7 @@ public sealed class PostgresLedger : IAsyncDisposable
         await using var cmd = Cmd(conn, tx, """
             WITH r AS (
                 UPDATE videos SET state = 'pending', attempts = 0, error_code = NULL, message = NULL
-                WHERE job_id = $1 AND state = 'failed' RETURNING shard_id),
+                WHERE job_id = $1 AND state = 'failed' AND error_code IS DISTINCT FROM 'outside_allowed_roots' RETURNING shard_id),
             s AS (
                 UPDATE shards SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires = NULL
                 WHERE job_id = $1 AND state = 'done' AND id IN (SELECT shard_id FROM r) RETURNING id),

@@ -115,6 +115,13 @@ internal sealed class StorageConnectionString
             throw new ArgumentException("The storage connection string has neither AccountKey nor SharedAccessSignature.", nameof(connectionString));
         }
 
+        if (!EndpointPolicy.AllowsCredentialsOver(endpoint, keyBytes))
+        {
+            throw new ArgumentException(
+                $"The storage connection string's blob endpoint {Redaction.WithoutQuery(endpoint)} is plain http to a host that is not loopback: its account key or SAS would cross the network unprotected. {EndpointPolicy.HttpsAdvice}",
+                nameof(connectionString));
+        }
+
         return new StorageConnectionString(account, endpoint, keyBytes, string.IsNullOrEmpty(sas) ? null : sas.TrimStart('?'));
     }
 
