@@ -153,7 +153,8 @@ internal sealed record JobView(
         var settled = job.Done + job.Failed;
         var rate = seconds > 0 ? settled / seconds : 0;
         double? eta = JobStates.IsTerminal(job.State) ? 0 : rate > 0 ? job.Pending / rate : null;
-        return new JobView(job.Id, job.State, job.Spec with { }, new JobCounts(job.Total, job.Pending, job.Done, job.Failed), job.ShardsTotal, job.ShardsDone,
+        // The ledger stores redacted addresses; splitting again keeps a row written by an older silo from showing a SAS.
+        return new JobView(job.Id, job.State, JobSecrets.Split(job.Spec).Shown, new JobCounts(job.Total, job.Pending, job.Done, job.Failed), job.ShardsTotal, job.ShardsDone,
             Math.Round(rate, 3), eta is null ? null : Math.Round(eta.Value, 1), job.Created, job.Started, job.Finished, job.Message, job.ManifestWritten);
     }
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Grains;
 using TempMe.Pipeline.Grains.Postgres;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Pipeline.Sources;
@@ -61,7 +62,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
     {
         foreach (var jobId in await ledger.ListQueuedJobIdsAsync(cancellationToken))
         {
-            var job = await ledger.GetJobAsync(jobId, cancellationToken);
+            var job = await ledger.GetJobForWorkAsync(jobId, cancellationToken);
             if (job is null)
             {
                 continue;
@@ -112,7 +113,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
     {
         foreach (var jobId in await ledger.ListJobsNeedingManifestAsync(cancellationToken))
         {
-            var job = await ledger.GetJobAsync(jobId, cancellationToken);
+            var job = await ledger.GetJobForWorkAsync(jobId, cancellationToken);
             if (job is null)
             {
                 continue;
@@ -134,7 +135,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
         var sampling = SamplingSettings.Default with { Frames = job.Spec.Frames };
         var manifest = new IndexManifest
         {
-            Model = new ManifestModel(job.Spec.Model, job.ModelFingerprint ?? ""),
+            Model = new ManifestModel(AddressSecrets.Redact(job.Spec.Model), job.ModelFingerprint ?? ""),
             Sampling = new ManifestSampling(sampling.Frames, sampling.ImageSize, sampling.FramesPerSecond, job.SamplingKey ?? sampling.Key),
             EmbeddingSize = job.EmbeddingSize ?? 0,
             Counts = new ManifestCounts(job.Total, job.Done, job.Failed, job.Pending),

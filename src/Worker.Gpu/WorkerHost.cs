@@ -73,7 +73,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
                 }
                 catch (Exception e)
                 {
-                    WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, e.Message);
+                    WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, AddressSecrets.RedactText(e.Message));
                 }
 
                 await Task.Delay(options.IdlePoll, cancellationToken);
@@ -96,7 +96,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
 
     private async Task RunJobAsync(PostgresLedger ledger, string jobId, CancellationToken cancellationToken)
     {
-        var job = await ledger.GetJobAsync(jobId, cancellationToken);
+        var job = await ledger.GetJobForWorkAsync(jobId, cancellationToken);
         if (job is null || job.State != JobStates.Running)
         {
             return;
@@ -112,7 +112,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         catch (ModelLoadException e)
         {
             // Every worker would fail the same way: the job cannot run.
-            WorkerLog.LogWarningModelFailed(logger, jobId, e.Message);
+            WorkerLog.LogWarningModelFailed(logger, jobId, AddressSecrets.RedactText(e.Message));
             await ledger.FailJobAsync(jobId, "cannot load the model: " + e.Message, cancellationToken);
             return;
         }
@@ -121,7 +121,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         await ledger.SetJobModelAsync(jobId, encoder.Fingerprint, encoder.EmbeddingSize, sampling.Key, cancellationToken);
         if (job.ModelFingerprint is { } known && known != encoder.Fingerprint)
         {
-            await ledger.FailJobAsync(jobId, $"workers loaded different weights for model {job.Spec.Model} (fingerprints {known[..12]} and {encoder.Fingerprint[..12]}); make every worker see the same checkpoint.", cancellationToken);
+            await ledger.FailJobAsync(jobId, $"workers loaded different weights for model {AddressSecrets.Redact(job.Spec.Model)} (fingerprints {known[..12]} and {encoder.Fingerprint[..12]}); make every worker see the same checkpoint.", cancellationToken);
             return;
         }
 

@@ -83,19 +83,60 @@ public sealed class PostgresLedger : IAsyncDisposable
         }
     }
 
-    /// <summary>Records a new job in state <see cref="JobStates.Queued"/>; the silo lists its source next.</summary>
+    /// <summary>
+    /// Records a new job in state <see cref="JobStates.Queued"/>; the silo lists its source next. The job row keeps the
+    /// addresses with their SAS signatures redacted; the secrets go to <c>job_secrets</c> (see <see cref="JobSecrets"/>).
+    /// </summary>
     public Task<string> CreateJobAsync(DistributedJobSpec spec, CancellationToken cancellationToken)
     {
         var id = $"job-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+        var (shown, secrets) = JobSecrets.Split(spec);
         return RunAsync(async (conn, tx, ct) =>
         {
-            await using var insert = Cmd(conn, tx, """
+            await using (var insert = Cmd(conn, tx, """
                 INSERT INTO jobs (id, spec, source, output, model, frames, shard_size, max_attempts)
                 VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8)
-                """, id, JsonSerializer.Serialize(spec), spec.Source, spec.Output, spec.Model, spec.Frames, spec.ShardSize, spec.MaxAttempts);
-            await insert.ExecuteNonQueryAsync(ct);
+                """, id, JsonSerializer.Serialize(shown), shown.Source, shown.Output, shown.Model, shown.Frames, shown.ShardSize, shown.MaxAttempts))
+            {
+                await insert.ExecuteNonQueryAsync(ct);
+            }
+
+            var fields = secrets.ByField().ToList();
+            if (fields.Count > 0)
+            {
+                await using var keep = Cmd(conn, tx, "INSERT INTO job_secrets (job_id, field, secret) SELECT $1, f, s FROM unnest($2::text[], $3::text[]) AS u(f, s)",
+                    id, fields.Select(f => f.Field).ToArray(), fields.Select(f => f.Secret).ToArray());
+                await keep.ExecuteNonQueryAsync(ct);
+            }
+
             return id;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The job with its full addresses (SAS tokens put back), for the silo's listing and manifest writing and for workers.
+    /// Never for HTTP answers, events or logs: those use <see cref="GetJobAsync"/>, which returns redacted addresses.
+    /// </summary>
+    public async Task<JobStatus?> GetJobForWorkAsync(string jobId, CancellationToken cancellationToken)
+    {
+        if (await GetJobAsync(jobId, cancellationToken) is not { } job)
+        {
+            return null;
+        }
+
+        var secrets = await RunAsync<IReadOnlyDictionary<string, string>>(async (conn, tx, ct) =>
+        {
+            var byField = new Dictionary<string, string>(StringComparer.Ordinal);
+            await using var cmd = Cmd(conn, tx, "SELECT field, secret FROM job_secrets WHERE job_id = $1", jobId);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                byField[reader.GetString(0)] = reader.GetString(1);
+            }
+
+            return byField;
+        }, cancellationToken);
+        return job with { Spec = JobSecrets.FromFields(secrets).Apply(job.Spec) };
     }
 
     /// <summary>
@@ -164,7 +205,8 @@ public sealed class PostgresLedger : IAsyncDisposable
     /// <summary>Marks a job failed with a message (for example when its source cannot be listed).</summary>
     public Task FailJobAsync(string jobId, string message, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
-        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'failed', message = $2, finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId, message);
+        // The message may quote an address (a worker's error): it is shown to anyone, so no signature is kept.
+        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'failed', message = $2, finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId, AddressSecrets.RedactText(message));
         return await cmd.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
@@ -542,7 +584,7 @@ public sealed class PostgresLedger : IAsyncDisposable
             {
                 tries += result.Attempted ? 1 : 0;
                 code = result.ErrorCode ?? ErrorCodes.Internal;
-                message = result.Message;
+                message = result.Message is null ? null : AddressSecrets.RedactText(result.Message);
                 var final = !ErrorCodes.IsRetryable(code) || tries >= completion.MaxAttempts;
                 state = final ? "failed" : "pending";
                 retryLeft |= !final;

@@ -179,7 +179,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
             _errorsFailed = failed;
         }
 
-        var job = new DashboardJob(JobId, state, _info.Source, _info.Output, _info.Model, total, done, failed, running, Math.Max(0, pending - running),
+        var job = new DashboardJob(JobId, state, _info.Source, _info.Output, AddressSecrets.Redact(_info.Model), total, done, failed, running, Math.Max(0, pending - running),
             0, 0, Math.Round(terminal ? 0 : rate, 3), eta, _created, started, finished, null, failed > 0 ? _errors : [], _rate.Points());
         var fetch = c?.FetchSeconds ?? 0;
         var worker = new DashboardWorker(
