@@ -310,6 +310,24 @@ public sealed class PostgresLedger : IAsyncDisposable
         return failures;
     }, cancellationToken);
 
+    /// <summary>
+    /// One page of a job's final failures in listing order: at most <paramref name="limit"/> videos whose id is greater
+    /// than <paramref name="after"/> (-1 for the first page). Keyset paging over the <c>videos_failed</c> index, so a page
+    /// costs the same however deep it is.
+    /// </summary>
+    public Task<IReadOnlyList<FailurePageRow>> ListFailuresPageAsync(string jobId, long after, int limit, CancellationToken cancellationToken) => RunAsync<IReadOnlyList<FailurePageRow>>(async (conn, tx, ct) =>
+    {
+        var rows = new List<FailurePageRow>();
+        await using var cmd = Cmd(conn, tx, "SELECT id, source, error_code, message, attempts FROM videos WHERE job_id = $1 AND state = 'failed' AND id > $2 ORDER BY id LIMIT $3", jobId, after, limit);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(new FailurePageRow(reader.GetInt64(0), new FailureRecord(reader.GetString(1), reader.IsDBNull(2) ? ErrorCodes.Internal : reader.GetString(2), reader.IsDBNull(3) ? "" : reader.GetString(3), reader.GetInt32(4))));
+        }
+
+        return rows;
+    }, cancellationToken);
+
     /// <summary>The parts written by finished shards, in part order.</summary>
     public Task<IReadOnlyList<PartRecord>> ListPartsAsync(string jobId, CancellationToken cancellationToken) => RunAsync<IReadOnlyList<PartRecord>>(async (conn, tx, ct) =>
     {
