@@ -24,28 +24,7 @@ internal static class JobEndpoints
             Results.Json((await ledger.ListJobsAsync(200, ct)).Select(JobView.From).ToList(), ApiJson.Options));
         api.MapGet("/{id}", async (string id, PostgresLedger ledger, CancellationToken ct) =>
             await ledger.GetJobAsync(id, ct) is { } job ? Results.Json(JobView.From(job), ApiJson.Options) : NotFound(id));
-        api.MapGet("/{id}/failures", async (string id, string? format, int? limit, PostgresLedger ledger, CancellationToken ct) =>
-        {
-            if (await ledger.GetJobAsync(id, ct) is null)
-            {
-                return NotFound(id);
-            }
-
-            var failures = await ledger.ListFailuresAsync(id, Math.Clamp(limit ?? 100_000, 1, 1_000_000), ct);
-            var rows = failures.Select(f => new FailureRow { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts }).ToList();
-            if (string.Equals(format, "jsonl", StringComparison.OrdinalIgnoreCase))
-            {
-                var text = new StringBuilder();
-                foreach (var row in rows)
-                {
-                    text.Append(JsonSerializer.Serialize(row, ApiJson.Options)).Append('\n');
-                }
-
-                return Results.Text(text.ToString(), "application/jsonl");
-            }
-
-            return Results.Json(rows, ApiJson.Options);
-        });
+        api.MapGet("/{id}/failures", FailuresAsync);
 
         api.MapPost("/", SubmitAsync).AddEndpointFilter(RequireToken);
         api.MapPost("/{id}/cancel", async (string id, PostgresLedger ledger, CancellationToken ct) =>
@@ -73,6 +52,54 @@ internal static class JobEndpoints
             return Results.Json(new { id, requeued }, ApiJson.Options);
         }).AddEndpointFilter(RequireToken);
     }
+
+    /// <summary>A page of failures as JSON (with <c>Link: rel="next"</c> when more may follow), or all of them as streamed JSONL.</summary>
+    private static async Task<IResult> FailuresAsync(string id, HttpContext context, PostgresLedger ledger, CancellationToken ct)
+    {
+        var (paging, problem) = FailurePaging.Parse(context.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (await ledger.GetJobAsync(id, ct) is null)
+        {
+            return NotFound(id);
+        }
+
+        if (paging!.JsonLines)
+        {
+            // Streamed from the ledger a page at a time: memory stays flat and no connection is held while the client reads.
+            return Results.Stream(async body =>
+            {
+                var after = paging.After;
+                var left = paging.Limit ?? long.MaxValue;
+                while (left > 0)
+                {
+                    var size = (int)Math.Min(FailurePaging.StreamPage, left);
+                    var page = await ledger.ListFailuresPageAsync(id, after, size, ct);
+                    await FailurePaging.WriteLinesAsync(body, page.Select(r => Row(r.Failure)), ApiJson.Options, ct);
+                    if (page.Count < size)
+                    {
+                        break;
+                    }
+
+                    after = page[^1].VideoId;
+                    left -= page.Count;
+                }
+            }, "application/jsonl");
+        }
+
+        var rows = await ledger.ListFailuresPageAsync(id, paging.After, paging.Limit!.Value, ct);
+        if (rows.Count == paging.Limit)
+        {
+            context.Response.Headers.Link = paging.NextLink(context.Request, rows[^1].VideoId);
+        }
+
+        return Results.Json(rows.Select(r => Row(r.Failure)).ToList(), ApiJson.Options);
+    }
+
+    private static FailureRow Row(Grains.FailureRecord f) => new() { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts };
 
     private static async Task<IResult> SubmitAsync(HttpRequest request, PostgresLedger ledger, SiloOptions options, ILoggerFactory loggers, CancellationToken ct)
     {
@@ -162,7 +189,8 @@ internal sealed record JobView(
         var settled = job.Done + job.Failed;
         var rate = seconds > 0 ? settled / seconds : 0;
         double? eta = JobStates.IsTerminal(job.State) ? 0 : rate > 0 ? job.Pending / rate : null;
-        return new JobView(job.Id, job.State, job.Spec with { }, new JobCounts(job.Total, job.Pending, job.Done, job.Failed), job.ShardsTotal, job.ShardsDone,
+        // The ledger stores redacted addresses; splitting again keeps a row written by an older silo from showing a SAS.
+        return new JobView(job.Id, job.State, JobSecrets.Split(job.Spec).Shown, new JobCounts(job.Total, job.Pending, job.Done, job.Failed), job.ShardsTotal, job.ShardsDone,
             Math.Round(rate, 3), eta is null ? null : Math.Round(eta.Value, 1), job.Created, job.Started, job.Finished, job.Message, job.ManifestWritten);
     }
 }

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Grains;
 using TempMe.Pipeline.Grains.Postgres;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Pipeline.Sources;
@@ -90,7 +91,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
     {
         try
         {
-            var job = await ledger.GetJobAsync(jobId, cancellationToken);
+            var job = await ledger.GetJobForWorkAsync(jobId, cancellationToken);
             if (job is null || job.State != JobStates.Queued)
             {
                 return;
@@ -167,7 +168,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
     {
         try
         {
-            var job = await ledger.GetJobAsync(jobId, cancellationToken);
+            var job = await ledger.GetJobForWorkAsync(jobId, cancellationToken);
             if (job is not { State: JobStates.Finalizing, FinalizingSince: { } since })
             {
                 return;
@@ -206,7 +207,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, SiloOptions o
         var sampling = SamplingSettings.Default with { Frames = job.Spec.Frames };
         var manifest = new IndexManifest
         {
-            Model = new ManifestModel(job.Spec.Model, job.ModelFingerprint ?? ""),
+            Model = new ManifestModel(AddressSecrets.Redact(job.Spec.Model), job.ModelFingerprint ?? ""),
             Sampling = new ManifestSampling(sampling.Frames, sampling.ImageSize, sampling.FramesPerSecond, job.SamplingKey ?? sampling.Key),
             EmbeddingSize = job.EmbeddingSize ?? 0,
             Counts = new ManifestCounts(job.Total, job.Done, job.Failed, job.Pending),

@@ -87,7 +87,19 @@ public sealed class AzureBlobStore : IBlobStore
             return;
         }
 
+        // A container SAS may not create containers (403) but can use an existing one: listing proves it is there.
+        if (response.StatusCode == HttpStatusCode.Forbidden && await ContainerIsListableAsync(cancellationToken))
+        {
+            return;
+        }
+
         throw Failure(response, "create the container", null);
+    }
+
+    private async Task<bool> ContainerIsListableAsync(CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync("ListBlobs", () => new HttpRequestMessage(HttpMethod.Get, ContainerUri("restype=container&comp=list&maxresults=1")), HttpCompletionOption.ResponseContentRead, cancellationToken);
+        return response.StatusCode == HttpStatusCode.OK;
     }
 
     /// <summary>Deletes the whole container (tests and tooling). A missing container is not an error.</summary>

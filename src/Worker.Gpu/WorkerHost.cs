@@ -73,7 +73,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
                 }
                 catch (Exception e)
                 {
-                    WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, e.Message);
+                    WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, AddressSecrets.RedactText(e.Message));
                 }
 
                 await Task.Delay(options.IdlePoll, cancellationToken);
@@ -96,7 +96,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
 
     private async Task RunJobAsync(PostgresLedger ledger, string jobId, CancellationToken cancellationToken)
     {
-        var job = await ledger.GetJobAsync(jobId, cancellationToken);
+        var job = await ledger.GetJobForWorkAsync(jobId, cancellationToken);
         if (job is null || job.State != JobStates.Running)
         {
             return;
@@ -119,7 +119,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         await ledger.SetJobModelAsync(jobId, encoder.Fingerprint, encoder.EmbeddingSize, sampling.Key, cancellationToken);
         if (job.ModelFingerprint is { } known && known != encoder.Fingerprint)
         {
-            await ledger.FailJobAsync(jobId, $"workers loaded different weights for model {job.Spec.Model} (fingerprints {known[..12]} and {encoder.Fingerprint[..12]}); make every worker see the same checkpoint.", cancellationToken);
+            await ledger.FailJobAsync(jobId, $"workers loaded different weights for model {AddressSecrets.Redact(job.Spec.Model)} (fingerprints {known[..12]} and {encoder.Fingerprint[..12]}); make every worker see the same checkpoint.", cancellationToken);
             return;
         }
 
@@ -191,7 +191,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
     /// </summary>
     private async Task RecordJobFailureAsync(PostgresLedger ledger, string jobId, string what, Exception e, CancellationToken cancellationToken, bool neverAtOnce = false)
     {
-        var message = $"{what}: {e.Message}";
+        var message = $"{what}: {AddressSecrets.RedactText(e.Message)}";
         WorkerLog.LogWarningJobFailed(logger, jobId, e.GetType().Name, message);
         if (!neverAtOnce && e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or BlobStorageException { IsTransient: false })
         {

@@ -31,7 +31,9 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
             ExecutablePath = DashboardFixture.ChromiumPath, Args = ChromiumArgs, Headless = true,
         });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 860 } });
-        await page.GotoAsync(http.BaseAddress!.ToString());
+        var violations = await WatchCspViolationsAsync(page);
+        var opened = await page.GotoAsync(http.BaseAddress!.ToString());
+        AssertSecurityHeaders(opened!.Headers);
         await page.WaitForSelectorAsync("#live.on", new PageWaitForSelectorOptions { Timeout = 15_000 });
         await page.EvaluateAsync("() => { window.__sameDocument = 'yes'; }");
 
@@ -72,6 +74,12 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         await page.WaitForSelectorAsync("[data-worker-id=\"dash-worker-1\"]");
         await Shot(page, "dashboard-overview-desktop.png");
 
+        // The bars are drawn under the policy (widths through the CSSOM, colours from the stylesheet).
+        var doneWidth = await page.EvalOnSelectorAsync<double>($".job[data-job-id=\"{id}\"] .bar .done", "el => el.getBoundingClientRect().width");
+        var barWidth = await page.EvalOnSelectorAsync<double>($".job[data-job-id=\"{id}\"] .bar", "el => el.getBoundingClientRect().width");
+        Assert.InRange(doneWidth / barWidth, 0.8, 0.95);
+        Assert.NotEqual("rgba(0, 0, 0, 0)", await page.EvalOnSelectorAsync<string>(".legend i.failed", "el => getComputedStyle(el).backgroundColor"));
+
         // Job detail: most frequent errors with an example, the failure list, the JSONL link.
         await page.ClickAsync($".job[data-job-id=\"{id}\"] a.job-id");
         await page.WaitForSelectorAsync("#top-errors >> text=not_a_video");
@@ -92,6 +100,7 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         await page.WaitForSelectorAsync("#toast >> text=Requeued 1 failed video(s).");
         Assert.Equal(DashboardFixture.Token, await page.EvaluateAsync<string>("() => sessionStorage.getItem('tempme.apiToken')"));
         await page.WaitForSelectorAsync($"#job-detail .state.completed_with_failures", new PageWaitForSelectorOptions { Timeout = 60_000 });
+        Assert.True(violations.Count == 0, "the page broke its own Content-Security-Policy: " + string.Join(" | ", violations));
 
         // Phone width.
         var phone = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true, DeviceScaleFactor = 2 });
@@ -197,8 +206,51 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
 
         Assert.True(s.GetProperty("workers")[0].GetProperty("split").TryGetProperty("encode", out _));
         Assert.Contains("dashboard.js", page, StringComparison.Ordinal);
+        using (var root = await http.GetAsync("/"))
+        {
+            AssertSecurityHeaders(root.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => string.Join(", ", h.Value)));
+        }
+
         PrometheusText.Parse(metrics);
         Assert.Equal(0, await index.WaitAsync(TimeSpan.FromSeconds(90)));
+    }
+
+    /// <summary>CSP violations the page reports (securitypolicyviolation events and console errors), from the first script on.</summary>
+    private static async Task<List<string>> WatchCspViolationsAsync(IPage page)
+    {
+        var violations = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Text.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase))
+            {
+                lock (violations)
+                {
+                    violations.Add(message.Text);
+                }
+            }
+        };
+        await page.ExposeFunctionAsync("__reportCsp", (string text) =>
+        {
+            lock (violations)
+            {
+                violations.Add(text);
+            }
+        });
+        await page.AddInitScriptAsync("document.addEventListener('securitypolicyviolation', e => window.__reportCsp(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')));");
+        return violations;
+    }
+
+    private static void AssertSecurityHeaders(IReadOnlyDictionary<string, string> headers)
+    {
+        Assert.True(headers.TryGetValue("content-security-policy", out var csp), "no Content-Security-Policy header");
+        foreach (var directive in new[] { "default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'" })
+        {
+            Assert.Contains(directive, csp, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+        Assert.Equal("DENY", headers.GetValueOrDefault("x-frame-options"));
+        Assert.Equal("nosniff", headers.GetValueOrDefault("x-content-type-options"));
     }
 
     private async Task Shot(IPage page, string name)

@@ -5,9 +5,9 @@ namespace TempMe.Pipeline.Grains.Postgres;
 /// <summary>A job row as the dashboard shows it.</summary>
 /// <param name="Id">Job id.</param>
 /// <param name="State">Job state (see <see cref="JobStates"/>).</param>
-/// <param name="Source">Source address (may carry a SAS: display through <c>BlobAddress</c>).</param>
-/// <param name="Output">Output address.</param>
-/// <param name="Model">Model spec.</param>
+/// <param name="Source">Source address, its SAS signature redacted (the secret is in <c>job_secrets</c>, never read here).</param>
+/// <param name="Output">Output address, redacted likewise.</param>
+/// <param name="Model">Model spec, redacted likewise.</param>
 /// <param name="Total">Listed videos.</param>
 /// <param name="Done">Embedded videos.</param>
 /// <param name="Failed">Finally failed videos.</param>

@@ -87,7 +87,10 @@ public sealed class PostgresLedger : IAsyncDisposable
         }
     }
 
-    /// <summary>Records a new job in state <see cref="JobStates.Queued"/>; the silo lists its source next.</summary>
+    /// <summary>
+    /// Records a new job in state <see cref="JobStates.Queued"/>; the silo lists its source next. The job row keeps the
+    /// addresses with their SAS signatures redacted; the secrets go to <c>job_secrets</c> (see <see cref="JobSecrets"/>).
+    /// </summary>
     public Task<string> CreateJobAsync(DistributedJobSpec spec, CancellationToken cancellationToken)
     {
         var id = NewJobId();
@@ -131,11 +134,48 @@ public sealed class PostgresLedger : IAsyncDisposable
 
     private static async Task InsertJobAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string id, DistributedJobSpec spec, string? outputKey, CancellationToken ct)
     {
-        await using var insert = Cmd(conn, tx, """
+        var (shown, secrets) = JobSecrets.Split(spec);
+        await using (var insert = Cmd(conn, tx, """
             INSERT INTO jobs (id, spec, source, output, model, frames, shard_size, max_attempts, output_key)
             VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9)
-            """, id, JsonSerializer.Serialize(spec), spec.Source, spec.Output, spec.Model, spec.Frames, spec.ShardSize, spec.MaxAttempts, outputKey);
-        await insert.ExecuteNonQueryAsync(ct);
+            """, id, JsonSerializer.Serialize(shown), shown.Source, shown.Output, shown.Model, shown.Frames, shown.ShardSize, shown.MaxAttempts, outputKey))
+        {
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        var fields = secrets.ByField().ToList();
+        if (fields.Count > 0)
+        {
+            await using var keep = Cmd(conn, tx, "INSERT INTO job_secrets (job_id, field, secret) SELECT $1, f, s FROM unnest($2::text[], $3::text[]) AS u(f, s)",
+                id, fields.Select(f => f.Field).ToArray(), fields.Select(f => f.Secret).ToArray());
+            await keep.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    /// <summary>
+    /// The job with its full addresses (SAS tokens put back), for the silo's listing and manifest writing and for workers.
+    /// Never for HTTP answers, events or logs: those use <see cref="GetJobAsync"/>, which returns redacted addresses.
+    /// </summary>
+    public async Task<JobStatus?> GetJobForWorkAsync(string jobId, CancellationToken cancellationToken)
+    {
+        if (await GetJobAsync(jobId, cancellationToken) is not { } job)
+        {
+            return null;
+        }
+
+        var secrets = await RunAsync<IReadOnlyDictionary<string, string>>(async (conn, tx, ct) =>
+        {
+            var byField = new Dictionary<string, string>(StringComparer.Ordinal);
+            await using var cmd = Cmd(conn, tx, "SELECT field, secret FROM job_secrets WHERE job_id = $1", jobId);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                byField[reader.GetString(0)] = reader.GetString(1);
+            }
+
+            return byField;
+        }, cancellationToken);
+        return job with { Spec = JobSecrets.FromFields(secrets).Apply(job.Spec) };
     }
 
     /// <summary>
@@ -219,7 +259,8 @@ public sealed class PostgresLedger : IAsyncDisposable
     /// <summary>Marks a job failed with a message (for example when its source cannot be listed).</summary>
     public Task FailJobAsync(string jobId, string message, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
-        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'failed', message = $2, finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId, message);
+        // The message may quote an address (a worker's error): it is shown to anyone, so no signature is kept.
+        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'failed', message = $2, finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId, AddressSecrets.RedactText(message));
         return await cmd.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
@@ -265,7 +306,7 @@ public sealed class PostgresLedger : IAsyncDisposable
                                ELSE $3 || ' (failure ' || (consecutive_failures + 1) || CASE WHEN $6 < 2147483647 THEN ' of ' || $6 ELSE '' END || '; retrying)' END
             WHERE id = $1 AND state = $2
             RETURNING state, consecutive_failures, retry_after
-            """, jobId, expectedState, message, policy.FirstDelay.TotalSeconds, policy.MaxDelay.TotalSeconds, policy.MaxFailures);
+            """, jobId, expectedState, AddressSecrets.RedactText(message), policy.FirstDelay.TotalSeconds, policy.MaxDelay.TotalSeconds, policy.MaxFailures);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
         {
@@ -364,6 +405,24 @@ public sealed class PostgresLedger : IAsyncDisposable
         }
 
         return failures;
+    }, cancellationToken);
+
+    /// <summary>
+    /// One page of a job's final failures in listing order: at most <paramref name="limit"/> videos whose id is greater
+    /// than <paramref name="after"/> (-1 for the first page). Keyset paging over the <c>videos_failed</c> index, so a page
+    /// costs the same however deep it is.
+    /// </summary>
+    public Task<IReadOnlyList<FailurePageRow>> ListFailuresPageAsync(string jobId, long after, int limit, CancellationToken cancellationToken) => RunAsync<IReadOnlyList<FailurePageRow>>(async (conn, tx, ct) =>
+    {
+        var rows = new List<FailurePageRow>();
+        await using var cmd = Cmd(conn, tx, "SELECT id, source, error_code, message, attempts FROM videos WHERE job_id = $1 AND state = 'failed' AND id > $2 ORDER BY id LIMIT $3", jobId, after, limit);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(new FailurePageRow(reader.GetInt64(0), new FailureRecord(reader.GetString(1), reader.IsDBNull(2) ? ErrorCodes.Internal : reader.GetString(2), reader.IsDBNull(3) ? "" : reader.GetString(3), reader.GetInt32(4))));
+        }
+
+        return rows;
     }, cancellationToken);
 
     /// <summary>The parts written by finished shards, in part order.</summary>
@@ -640,7 +699,7 @@ public sealed class PostgresLedger : IAsyncDisposable
             {
                 tries += result.Attempted ? 1 : 0;
                 code = result.ErrorCode ?? ErrorCodes.Internal;
-                message = result.Message;
+                message = result.Message is null ? null : AddressSecrets.RedactText(result.Message);
                 var final = !ErrorCodes.IsRetryable(code) || tries >= completion.MaxAttempts;
                 state = final ? "failed" : "pending";
                 retryLeft |= !final;

@@ -50,7 +50,9 @@ public sealed record IndexManifest
             await store.WriteAsync(OutputLayout.FailuresFile, failuresStream, cancellationToken);
         }
 
-        using var index = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(manifest, OutputJson.Indented));
+        // The model may be a blob address with a SAS: readers of the output get it without the signature.
+        var shown = manifest with { Model = manifest.Model with { Spec = AddressSecrets.Redact(manifest.Model.Spec) } };
+        using var index = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(shown, OutputJson.Indented));
         await store.WriteAsync(OutputLayout.IndexFile, index, cancellationToken);
     }
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -11,6 +10,10 @@ internal sealed class DashboardState
 {
     private readonly Lock _lock = new();
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _streams;
+
+    /// <summary>Event streams served at once; one more is refused with 503 (each open browser tab holds one).</summary>
+    public int MaxStreams { get; init; } = 64;
 
     /// <summary>The latest snapshot, or null before the first one.</summary>
     public DashboardSnapshot? Latest { get; private set; }
@@ -37,6 +40,21 @@ internal sealed class DashboardState
 
         wake.TrySetResult();
     }
+
+    /// <summary>Takes one of the <see cref="MaxStreams"/> event-stream slots; false when all are taken.</summary>
+    public bool TryOpenStream()
+    {
+        if (Interlocked.Increment(ref _streams) <= MaxStreams)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _streams);
+        return false;
+    }
+
+    /// <summary>Gives back a slot taken by <see cref="TryOpenStream"/>.</summary>
+    public void CloseStream() => Interlocked.Decrement(ref _streams);
 
     /// <summary>Waits until a snapshot newer than <paramref name="seen"/> exists or <paramref name="timeout"/> passes.</summary>
     public async Task<(long Version, byte[]? Json)> WaitNewerAsync(long seen, TimeSpan timeout, CancellationToken cancellationToken)
@@ -75,6 +93,7 @@ internal static class DashboardEndpoints
     /// <summary>Maps <c>/</c>, the assets, <c>/api/dashboard</c> and <c>/api/events</c>.</summary>
     public static void Map(WebApplication app)
     {
+        SecurityHeaders.Use(app);
         app.MapGet("/", (HttpContext context) => Asset(context, "index.html"));
         app.MapGet("/dashboard.css", (HttpContext context) => Asset(context, "dashboard.css"));
         app.MapGet("/dashboard.js", (HttpContext context) => Asset(context, "dashboard.js"));
@@ -87,6 +106,28 @@ internal static class DashboardEndpoints
 
     /// <summary>Server-sent events: one <c>snapshot</c> event per new snapshot (about every second), comments as keep-alives.</summary>
     private static async Task StreamAsync(HttpContext context, DashboardState state, IHostApplicationLifetime lifetime)
+    {
+        if (!state.TryOpenStream())
+        {
+            context.Response.Headers.RetryAfter = "10";
+            await Results.Problem(
+                title: "too many event streams",
+                detail: $"This server already serves {state.MaxStreams} live dashboards; close a dashboard tab or retry later (GET /api/dashboard answers without a stream).",
+                statusCode: StatusCodes.Status503ServiceUnavailable).ExecuteAsync(context);
+            return;
+        }
+
+        try
+        {
+            await StreamEventsAsync(context, state, lifetime);
+        }
+        finally
+        {
+            state.CloseStream();
+        }
+    }
+
+    private static async Task StreamEventsAsync(HttpContext context, DashboardState state, IHostApplicationLifetime lifetime)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         var response = context.Response;
@@ -145,17 +186,5 @@ internal static class DashboardEndpoints
         }
 
         return assets;
-    }
-
-    /// <summary>Writes failure rows as JSON lines (the shape of <c>GET /api/jobs/{id}/failures?format=jsonl</c>).</summary>
-    internal static string JsonLines<T>(IEnumerable<T> rows, JsonSerializerOptions options)
-    {
-        var text = new StringBuilder();
-        foreach (var row in rows)
-        {
-            text.Append(JsonSerializer.Serialize(row, options)).Append('\n');
-        }
-
-        return text.ToString();
     }
 }

@@ -63,7 +63,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
         var app = builder.Build();
         app.MapTempMeDefaults();
         DashboardEndpoints.Map(app);
-        app.MapGet("/api/jobs/{id}/failures", (string id, string? format, int? limit) => dashboard.Failures(id, format, limit));
+        app.MapGet("/api/jobs/{id}/failures", (string id, HttpContext context) => dashboard.Failures(id, context));
         dashboard.Publish();
         await app.StartAsync(cancellationToken);
         dashboard._app = app;
@@ -179,7 +179,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
             _errorsFailed = failed;
         }
 
-        var job = new DashboardJob(JobId, state, _info.Source, _info.Output, _info.Model, total, done, failed, running, Math.Max(0, pending - running),
+        var job = new DashboardJob(JobId, state, _info.Source, _info.Output, AddressSecrets.Redact(_info.Model), total, done, failed, running, Math.Max(0, pending - running),
             0, 0, Math.Round(terminal ? 0 : rate, 3), eta, _created, started, finished, null, failed > 0 ? _errors : [], _rate.Points());
         var fetch = c?.FetchSeconds ?? 0;
         var worker = new DashboardWorker(
@@ -224,33 +224,75 @@ internal sealed class IndexDashboard : IAsyncDisposable
         return rows;
     }
 
-    private IResult Failures(string id, string? format, int? limit)
+    private IResult Failures(string id, HttpContext context)
     {
+        var (paging, problem) = FailurePaging.Parse(context.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
         if (id != JobId)
         {
             return Results.Problem(title: "job not found", detail: $"This dashboard shows one run, '{JobId}'; there is no job '{id}'.", statusCode: StatusCodes.Status404NotFound);
         }
 
-        var rows = new List<FailureRow>();
-        if (File.Exists(_info.LedgerPath))
+        if (paging!.JsonLines)
         {
-            using var connection = Open();
-            using var cmd = connection.CreateCommand();
-            cmd.CommandText = "SELECT source, error_code, error_message, attempts FROM videos WHERE listed = 1 AND state = 'failed' ORDER BY source COLLATE BINARY LIMIT $limit";
-            cmd.Parameters.AddWithValue("$limit", Math.Clamp(limit ?? 100_000, 1, 1_000_000));
-            using var reader = cmd.ExecuteReader();
-            while (reader.Read())
+            // Streamed a page at a time, like the silo's: memory stays flat however many videos failed.
+            return Results.Stream(async body =>
             {
-                rows.Add(new FailureRow
+                var after = paging.After;
+                var left = paging.Limit ?? long.MaxValue;
+                while (left > 0)
                 {
-                    Source = reader.GetString(0), ErrorCode = reader.IsDBNull(1) ? "internal" : reader.GetString(1),
-                    Message = reader.IsDBNull(2) ? "" : reader.GetString(2), Attempts = reader.GetInt32(3),
-                });
-            }
+                    var size = (int)Math.Min(FailurePaging.StreamPage, left);
+                    var page = ReadFailures(after, size);
+                    await FailurePaging.WriteLinesAsync(body, page.Select(r => r.Row), ApiJson.Options, context.RequestAborted);
+                    if (page.Count < size)
+                    {
+                        break;
+                    }
+
+                    after = page[^1].Id;
+                    left -= page.Count;
+                }
+            }, "application/jsonl");
         }
 
-        return string.Equals(format, "jsonl", StringComparison.OrdinalIgnoreCase)
-            ? Results.Text(DashboardEndpoints.JsonLines(rows, ApiJson.Options), "application/jsonl")
-            : Results.Json(rows, ApiJson.Options);
+        var rows = ReadFailures(paging.After, paging.Limit!.Value);
+        if (rows.Count == paging.Limit)
+        {
+            context.Response.Headers.Link = paging.NextLink(context.Request, rows[^1].Id);
+        }
+
+        return Results.Json(rows.Select(r => r.Row).ToList(), ApiJson.Options);
+    }
+
+    /// <summary>Final failures with a video id above <paramref name="after"/>, in id order (keyset paging).</summary>
+    private List<(long Id, FailureRow Row)> ReadFailures(long after, int limit)
+    {
+        var rows = new List<(long, FailureRow)>();
+        if (!File.Exists(_info.LedgerPath))
+        {
+            return rows;
+        }
+
+        using var connection = Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT id, source, error_code, error_message, attempts FROM videos WHERE listed = 1 AND state = 'failed' AND id > $after ORDER BY id LIMIT $limit";
+        cmd.Parameters.AddWithValue("$after", after);
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetInt64(0), new FailureRow
+            {
+                Source = reader.GetString(1), ErrorCode = reader.IsDBNull(2) ? "internal" : reader.GetString(2),
+                Message = reader.IsDBNull(3) ? "" : reader.GetString(3), Attempts = reader.GetInt32(4),
+            }));
+        }
+
+        return rows;
     }
 }

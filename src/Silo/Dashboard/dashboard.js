@@ -63,12 +63,12 @@
   function bar(job) {
     const t = job.total || 0;
     return `<div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct(job.done + job.failed, t).toFixed(0)}">` +
-      `<span class="done" style="width:${pct(job.done, t)}%" title="done ${int(job.done)}"></span>` +
-      `<span class="failed" style="width:${pct(job.failed, t)}%" title="failed ${int(job.failed)}"></span>` +
-      `<span class="running" style="width:${pct(job.running, t)}%" title="running ${int(job.running)}"></span></div>`;
+      `<span class="done" data-pct="${pct(job.done, t)}" title="done ${int(job.done)}"></span>` +
+      `<span class="failed" data-pct="${pct(job.failed, t)}" title="failed ${int(job.failed)}"></span>` +
+      `<span class="running" data-pct="${pct(job.running, t)}" title="running ${int(job.running)}"></span></div>`;
   }
 
-  const legend = `<div class="legend"><span><i style="background:var(--done)"></i>done</span><span><i style="background:var(--failed)"></i>failed</span><span><i style="background:var(--running)"></i>running</span><span><i style="background:var(--queued)"></i>queued</span></div>`;
+  const legend = `<div class="legend"><span><i class="done"></i>done</span><span><i class="failed"></i>failed</span><span><i class="running"></i>running</span><span><i class="queued"></i>queued</span></div>`;
 
   function jobPercent(job) {
     if (job.state === "finalizing") return "writing index…";
@@ -93,8 +93,8 @@
     const sum = parts.reduce((a, p) => a + p[1], 0);
     if (sum <= 0) return `<div class="split"></div><div class="legend"><span>no work timed yet</span></div>`;
     const label = (name) => (name === "decode" && split.download == null ? "download + decode" : name);
-    return `<div class="split">${parts.map(([n, v]) => `<span style="width:${pct(v, sum)}%;background:var(--${n})" title="${label(n)} ${v.toFixed(1)} s"></span>`).join("")}</div>
-      <div class="legend">${parts.map(([n, v]) => `<span><i style="background:var(--${n})"></i>${label(n)} ${pct(v, sum).toFixed(0)}%</span>`).join("")}</div>`;
+    return `<div class="split">${parts.map(([n, v]) => `<span class="${n}" data-pct="${pct(v, sum)}" title="${label(n)} ${v.toFixed(1)} s"></span>`).join("")}</div>
+      <div class="legend">${parts.map(([n, v]) => `<span><i class="${n}"></i>${label(n)} ${pct(v, sum).toFixed(0)}%</span>`).join("")}</div>`;
   }
 
   function workersBlock(workers) {
@@ -170,8 +170,13 @@
           ${job.message ? `<dt>Message</dt><dd>${esc(job.message)}</dd>` : ""}</dl></section>
       </div>
       <section class="card"><h2>Most frequent errors</h2>${errors}</section>
-      <section class="card"><div class="row"><h2 style="margin:0">Failures</h2><a id="download-failures" style="margin-left:auto" href="api/jobs/${encodeURIComponent(job.id)}/failures?format=jsonl" download="${esc(job.id)}-failures.jsonl">Download JSONL</a></div>
-        <div style="margin-top:10px">${failuresTable(job)}</div></section>`;
+      <section class="card"><div class="row"><h2 class="flush">Failures</h2><a id="download-failures" class="push" href="api/jobs/${encodeURIComponent(job.id)}/failures?format=jsonl" download="${esc(job.id)}-failures.jsonl">Download JSONL</a></div>
+        <div class="spaced">${failuresTable(job)}</div></section>`;
+  }
+
+  // Widths are set through the CSSOM: the Content-Security-Policy (style-src 'self') blocks inline style attributes.
+  function applyWidths(root) {
+    for (const el of root.querySelectorAll("[data-pct]")) el.style.width = el.dataset.pct + "%";
   }
 
   function render() {
@@ -183,6 +188,7 @@
     const r = route();
     const scroll = window.scrollY;
     if (r.job) renderJob(snapshot, r.job); else renderOverview(snapshot);
+    applyWidths(view);
     window.scrollTo(0, scroll);
   }
 

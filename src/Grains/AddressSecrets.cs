@@ -1,0 +1,55 @@
+using System.Text.RegularExpressions;
+
+namespace TempMe.Pipeline.Grains;
+
+/// <summary>
+/// Keeps the secret part of storage addresses apart: the query of an <c>http(s)://</c> address (a SAS token) is split off,
+/// and what is stored and shown keeps every SAS field but the signature (<c>sig=REDACTED</c>). Joining the shown
+/// address with its secret gives back the address exactly as submitted.
+/// </summary>
+public static partial class AddressSecrets
+{
+    /// <summary>What replaces a signature.</summary>
+    public const string Mask = "REDACTED";
+
+    /// <summary>The address fit for storage and display, and its secret query (without '?'); null when it has none.</summary>
+    public static (string Shown, string? Secret) Split(string address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var query = address.IndexOf('?', StringComparison.Ordinal);
+        var isUrl = address.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || address.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        if (!isUrl || query < 0 || query == address.Length - 1)
+        {
+            return (address, null);
+        }
+
+        var secret = address[(query + 1)..];
+        return (address[..(query + 1)] + RedactText(secret), secret);
+    }
+
+    /// <summary>The full address: <paramref name="shown"/> (from <see cref="Split"/>) with its secret query put back.</summary>
+    public static string Join(string shown, string? secret)
+    {
+        ArgumentNullException.ThrowIfNull(shown);
+        if (secret is null)
+        {
+            return shown;
+        }
+
+        var query = shown.IndexOf('?', StringComparison.Ordinal);
+        return (query < 0 ? shown : shown[..query]) + "?" + secret;
+    }
+
+    /// <summary>The address fit for storage and display.</summary>
+    public static string Redact(string address) => Split(address).Shown;
+
+    /// <summary>Any text with every <c>sig=</c> value replaced by <see cref="Mask"/> (messages that may quote an address).</summary>
+    public static string RedactText(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return SignaturePattern().Replace(text, "${k}=" + Mask);
+    }
+
+    [GeneratedRegex("(?<k>sig)=[^&;\\s'\"\\\\]*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex SignaturePattern();
+}
