@@ -1,4 +1,4 @@
-using TempMe.Pipeline.Encoder.Internal;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Encoder;
 
@@ -20,7 +20,7 @@ public sealed class ModelRoots
     public ModelRoots(IEnumerable<string> folders)
     {
         ArgumentNullException.ThrowIfNull(folders);
-        Folders = folders.Select(f => Path.TrimEndingDirectorySeparator(RealPath.Resolve(f) ?? Path.GetFullPath(f))).Distinct(StringComparer.Ordinal).ToList();
+        Folders = folders.Select(f => Path.TrimEndingDirectorySeparator(RealPath.OfExisting(f) ?? Path.GetFullPath(f))).Distinct(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>No roots: a worker refuses every local model; a silo leaves the check to its workers.</summary>
@@ -61,10 +61,10 @@ public sealed class ModelRoots
                 $"(or set {EnvironmentVariable}) naming the folders that hold checkpoints, or use random:vit-b32 / random:vit-b16 or a blob address.");
         }
 
-        var real = RealPath.Resolve(path) ?? throw new ModelLoadException($"the model {modelSpec} does not exist on this worker (model roots: {string.Join(", ", Folders)}).");
+        var real = RealPath.OfExisting(path) ?? throw new ModelLoadException($"the model {modelSpec} does not exist on this worker (model roots: {string.Join(", ", Folders)}).");
         RequireInside(modelSpec, real, "worker");
         var checkpoint = EncoderFactory.ResolveCheckpoint(real);
-        var realCheckpoint = RealPath.Resolve(checkpoint) ?? throw new ModelLoadException($"the model {modelSpec} does not exist on this worker (model roots: {string.Join(", ", Folders)}).");
+        var realCheckpoint = RealPath.OfExisting(checkpoint) ?? throw new ModelLoadException($"the model {modelSpec} does not exist on this worker (model roots: {string.Join(", ", Folders)}).");
         RequireInside(modelSpec, realCheckpoint, "worker");
         return realCheckpoint;
     }
@@ -91,7 +91,7 @@ public sealed class ModelRoots
             return $"model {modelSpec} is not a valid local path; give a path under the model roots ({string.Join(", ", Folders)}), random:vit-b32 or a blob address.";
         }
 
-        return IsInside(path) && (RealPath.Resolve(path) is not { } real || IsInside(real)) ? null : Outside(modelSpec, "silo");
+        return IsInside(path) && (RealPath.OfExisting(path) is not { } real || IsInside(real)) ? null : Outside(modelSpec, "silo");
     }
 
     private static string LocalPath(string modelSpec)

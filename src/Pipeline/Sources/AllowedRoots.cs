@@ -1,3 +1,5 @@
+using TempMe.Pipeline.Contracts;
+
 namespace TempMe.Pipeline.Pipeline.Sources;
 
 /// <summary>
@@ -6,14 +8,11 @@ namespace TempMe.Pipeline.Pipeline.Sources;
 /// </summary>
 public sealed class AllowedRoots
 {
-    private readonly string[] _prefixes;
-
     /// <summary>Resolves each root to its real path.</summary>
     public AllowedRoots(IEnumerable<string> roots)
     {
         ArgumentNullException.ThrowIfNull(roots);
         Paths = roots.Select(RealPath.Of).Distinct(StringComparer.Ordinal).ToArray();
-        _prefixes = Paths.Select(p => p.EndsWith(Path.DirectorySeparatorChar) ? p : p + Path.DirectorySeparatorChar).ToArray();
     }
 
     /// <summary>The roots' real paths.</summary>
@@ -24,7 +23,7 @@ public sealed class AllowedRoots
 
     /// <summary>Whether the real path <paramref name="realPath"/> is a root or lies below one.</summary>
     public bool ContainsRealPath(string realPath) =>
-        Paths.Contains(realPath, StringComparer.Ordinal) || _prefixes.Any(p => realPath.StartsWith(p, StringComparison.Ordinal));
+        Paths.Any(root => RealPath.IsUnder(realPath, root));
 
     /// <summary>Whether <paramref name="path"/>, once every link in it is resolved, is a root or lies below one.</summary>
     public bool Contains(string path)

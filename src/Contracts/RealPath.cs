@@ -1,4 +1,4 @@
-namespace TempMe.Pipeline.Pipeline.Sources;
+namespace TempMe.Pipeline.Contracts;
 
 /// <summary>
 /// The real path of a file or folder, like <c>realpath(3)</c>: every symbolic link in it resolved, <c>.</c> and <c>..</c>
@@ -59,6 +59,27 @@ public static class RealPath
         }
 
         return Path.TrimEndingDirectorySeparator(current);
+    }
+
+    /// <summary>The real path of something that exists; null when a component is missing or the links loop.</summary>
+    public static string? OfExisting(string path)
+    {
+        try
+        {
+            var real = Of(path);
+            return File.Exists(real) || Directory.Exists(real) ? real : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether <paramref name="path"/> is <paramref name="folder"/> or lies under it (both absolute real paths).</summary>
+    public static bool IsUnder(string path, string folder)
+    {
+        var prefix = Path.EndsInDirectorySeparator(folder) ? folder : folder + Path.DirectorySeparatorChar;
+        return string.Equals(path, folder, StringComparison.Ordinal) || path.StartsWith(prefix, StringComparison.Ordinal);
     }
 
     private static string? LinkTarget(string path)
