@@ -91,7 +91,7 @@ internal static class JobSpecValidator
         if (address.Kind == BlobAddressKind.LocalFolder)
         {
             var path = address.LocalPath!;
-            if (!options.AllowedRoots.Any(root => IsUnder(path, root)))
+            if (!new AllowedRoots(options.AllowedRoots).Contains(path))
             {
                 errors[field] = [options.AllowedRoots.Count == 0
                     ? $"{field} is a local path, but this silo allows no local paths: start it with --allowed-roots DIR,... or use a blob address."
@@ -110,7 +110,4 @@ internal static class JobSpecValidator
 
         return text;
     }
-
-    /// <summary>Whether <paramref name="path"/> lies under <paramref name="root"/>, both by real path: a link inside a root that leads out is outside.</summary>
-    private static bool IsUnder(string path, string root) => new AllowedRoots([root]).Contains(path);
 }
