@@ -40,6 +40,26 @@ public sealed class ProcessCleanupTests(Videos videos)
     private static bool IsFfmpeg(string commandLine) =>
         commandLine.StartsWith("ffmpeg ", StringComparison.Ordinal) || commandLine.Contains(" -- ffmpeg ", StringComparison.Ordinal);
 
+    /// <summary>
+    /// Waits for <paramref name="pid"/> to show <paramref name="text"/> in its command line: while prlimit execs ffmpeg,
+    /// /proc/PID/cmdline reads empty for a moment, so one look right after the start can miss a live process.
+    /// </summary>
+    private static async Task<bool> AppearsAsync(int pid, string text, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (ProcessesMentioning(text).Contains(pid))
+            {
+                return true;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return false;
+    }
+
     private static async Task<string> CopyAsync(string path, string name)
     {
         // A private copy, so no other test's ffmpeg can match the path.
@@ -107,7 +127,7 @@ public sealed class ProcessCleanupTests(Videos videos)
         {
             var run = sampler.SampleAsync(path, SamplingSettings.Default, cancel.Token);
             var pid = await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Contains(pid, ProcessesMentioning(path));
+            Assert.True(await AppearsAsync(pid, path, TimeSpan.FromSeconds(10)), $"ffmpeg {pid} never showed the path in /proc");
             await cancel.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
             Assert.False(Directory.Exists($"/proc/{pid}"), $"ffmpeg {pid} is still there");
