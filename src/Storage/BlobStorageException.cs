@@ -35,5 +35,8 @@ public sealed class BlobStorageException : IOException
     public string? ErrorCode { get; }
 
     /// <summary>Whether trying again later may succeed (network failures, throttling, server busy).</summary>
-    public bool IsTransient => StatusCode == 0 || Internal.BlobRetry.IsTransientStatus((System.Net.HttpStatusCode)StatusCode);
+    public bool IsTransient => StatusCode == 0 || IsTransientStatus(StatusCode);
+
+    /// <summary>The statuses the SDK's retry policy retries (408, 429, 500, 502, 503, 504).</summary>
+    internal static bool IsTransientStatus(int status) => status is 408 or 429 or 500 or 502 or 503 or 504;
 }

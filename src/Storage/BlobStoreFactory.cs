@@ -14,7 +14,9 @@ public static class BlobStoreFactory
     /// <paramref name="connectionString"/> supplies the account and key for <c>az://</c> addresses, and the key for URLs
     /// without a SAS on that account's own endpoint (its BlobEndpoint, or https://ACCOUNT.blob.core.windows.net); a URL
     /// naming the account on any other host is refused, so the key never signs a request to a stranger. Credentials
-    /// travel over plain http only to loopback hosts (Azurite) or with Azurite's public development key. Throws <see cref="ArgumentException"/> for malformed addresses or missing credentials.
+    /// travel over plain http only to loopback hosts (Azurite) or with Azurite's public development key. An
+    /// https://ACCOUNT.blob.core.windows.net URL with neither a SAS nor a key for its account authenticates keylessly with
+    /// <c>DefaultAzureCredential</c> (workload identity, managed identity, <c>az login</c>). Throws <see cref="ArgumentException"/> for malformed addresses or missing credentials.
     /// Azure containers are not created here; call <see cref="EnsureExistsAsync"/> for output stores.
     /// </summary>
     public static IBlobStore Open(string address, string? connectionString, AzureBlobStoreOptions? options = null)
@@ -33,7 +35,7 @@ public static class BlobStoreFactory
                 throw new ArgumentException($"The storage address '{parsed}' uses the az:// form, which needs a connection string: set {ConnectionStringVariable} (or pass one). {BlobAddress.AcceptedForms}", nameof(address));
             }
 
-            return new AzureBlobStore(cs.BlobEndpoint, parsed.Container!, parsed.Prefix, BlobCredential.FromConnectionString(cs), null, options);
+            return new AzureBlobStore(cs.BlobEndpoint, parsed.Container!, parsed.Prefix, BlobCredential.FromConnectionString(cs), options);
         }
 
         BlobCredential credential;
@@ -59,14 +61,20 @@ public static class BlobStoreFactory
 
             credential = BlobCredential.FromConnectionString(cs);
         }
+        else if (EndpointPolicy.AllowsTokenTo(parsed.ServiceEndpoint!, parsed.AccountName!))
+        {
+            // Keyless: workload identity on AKS, managed identity on a VM, az login on a laptop (DefaultAzureCredential).
+            credential = BlobCredential.Keyless(parsed.AccountName!);
+        }
         else
         {
             throw new ArgumentException(
-                $"The storage address '{parsed}' has no credentials for account '{parsed.AccountName}': add a SAS token to the URL (?sv=...&sig=...) or provide a connection string for that account ({ConnectionStringVariable}).",
+                $"The storage address '{parsed}' has no credentials for account '{parsed.AccountName}': add a SAS token to the URL (?sv=...&sig=...) or provide a connection string for that account ({ConnectionStringVariable}). " +
+                "Keyless access (Entra ID: workload identity, managed identity, az login) is only for https://ACCOUNT.blob.core.windows.net URLs.",
                 nameof(address));
         }
 
-        return new AzureBlobStore(parsed.ServiceEndpoint!, parsed.Container!, parsed.Prefix, credential, null, options);
+        return new AzureBlobStore(parsed.ServiceEndpoint!, parsed.Container!, parsed.Prefix, credential, options);
     }
 
     /// <summary>Like <see cref="Open"/>, with the connection string read from <see cref="ConnectionStringVariable"/>.</summary>

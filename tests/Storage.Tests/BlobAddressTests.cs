@@ -154,12 +154,31 @@ public sealed class BlobAddressTests
     }
 
     [Fact]
-    public void Factory_refuses_urls_without_credentials()
+    public void Factory_opens_azure_https_urls_without_credentials_keylessly()
     {
-        var ex = Assert.Throws<ArgumentException>(() => BlobStoreFactory.Open("https://other.blob.core.windows.net/videos", CloudCs));
+        // The key in the connection string belongs to another account: it is not used, the URL goes keyless (DefaultAzureCredential).
+        var other = Assert.IsType<AzureBlobStore>(BlobStoreFactory.Open("https://other.blob.core.windows.net/videos", CloudCs));
+        Assert.Equal("Entra ID", other.CredentialKind);
+        Assert.Equal("other", other.AccountName);
+        Assert.Equal("Entra ID", Assert.IsType<AzureBlobStore>(BlobStoreFactory.Open("https://myacct.blob.core.windows.net/videos", null)).CredentialKind);
+        Assert.Equal("SharedKey", Assert.IsType<AzureBlobStore>(BlobStoreFactory.Open("https://myacct.blob.core.windows.net/videos", CloudCs)).CredentialKind);
+        Assert.Equal("SAS", Assert.IsType<AzureBlobStore>(BlobStoreFactory.Open("https://myacct.blob.core.windows.net/videos?sv=1&sig=abc", CloudCs)).CredentialKind);
+    }
+
+    [Theory]
+    [InlineData("http://10.1.2.3:10000/other/videos")]
+    [InlineData("http://127.0.0.1:10000/other/videos")]
+    [InlineData("https://203.0.113.9/other/videos")]
+    [InlineData("https://other.blob.evil.example/videos")]
+    [InlineData("http://other.blob.core.windows.net/videos")]
+    public void Factory_refuses_urls_without_credentials_where_a_token_must_not_go(string url)
+    {
+        // An Entra ID token is only sent over https to an Azure blob host: any other host could replay it.
+        var ex = Assert.Throws<ArgumentException>(() => BlobStoreFactory.Open(url, CloudCs));
         Assert.Contains("no credentials for account 'other'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Keyless access", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Key, ex.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => BlobStoreFactory.Open("https://myacct.blob.core.windows.net/videos", null));
+        Assert.Throws<ArgumentException>(() => BlobStoreFactory.Open(url, null));
     }
 
     [Fact]

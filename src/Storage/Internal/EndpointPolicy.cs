@@ -20,6 +20,21 @@ internal static class EndpointPolicy
     public static bool AllowsCredentialsOver(Uri endpoint, byte[]? key) =>
         endpoint.Scheme == Uri.UriSchemeHttps || endpoint.IsLoopback || (key is not null && key.AsSpan().SequenceEqual(DevelopmentKey));
 
+    /// <summary>Whether <paramref name="key"/> is Azurite's public development key.</summary>
+    public static bool IsDevelopmentKey(byte[]? key) => key is not null && key.AsSpan().SequenceEqual(DevelopmentKey);
+
+    /// <summary>The public Azure clouds' blob endpoint suffixes: an Entra ID token is only sent to ACCOUNT.blob.SUFFIX over https.</summary>
+    private static readonly string[] AzureBlobSuffixes = ["core.windows.net", "core.chinacloudapi.cn", "core.usgovcloudapi.net"];
+
+    /// <summary>
+    /// Whether a bearer token (keyless access) may be sent to <paramref name="endpoint"/>: https to an Azure Storage blob
+    /// host only. Any other host could replay the token against every account the identity may read.
+    /// </summary>
+    public static bool AllowsTokenTo(Uri endpoint, string account) =>
+        endpoint.Scheme == Uri.UriSchemeHttps
+        && endpoint.AbsolutePath == "/"
+        && AzureBlobSuffixes.Any(suffix => string.Equals(endpoint.IdnHost, $"{account}.blob.{suffix}", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The fix to name when plain http is refused.</summary>
     public const string HttpsAdvice =
         "Use https (an https:// URL, DefaultEndpointsProtocol=https or an https BlobEndpoint); plain http is only for Azurite on 127.0.0.1, ::1 or localhost.";
