@@ -11,12 +11,12 @@ public sealed partial class KustomizeTests
     public static TheoryData<string> All => new(AllNames);
 
     /// <summary>The kustomizations that deploy the silo and workers.</summary>
-    public static TheoryData<string> Apps => new() { "base", "overlays/dev", "overlays/gpu" };
+    public static TheoryData<string> Apps => new() { "base", "overlays/dev", "overlays/gpu", "overlays/gpu-workload-identity" };
 
     /// <summary>Overlays a user applies: images carry an explicit tag there.</summary>
-    public static TheoryData<string> Overlays => new() { "overlays/dev", "overlays/gpu" };
+    public static TheoryData<string> Overlays => new() { "overlays/dev", "overlays/gpu", "overlays/gpu-workload-identity" };
 
-    private static readonly string[] AllNames = ["base", "overlays/dev", "overlays/gpu", "autoscaling/keda", "autoscaling/hpa"];
+    private static readonly string[] AllNames = ["base", "overlays/dev", "overlays/gpu", "overlays/gpu-workload-identity", "autoscaling/keda", "autoscaling/hpa"];
 
     [Fact]
     public void Every_kustomization_folder_is_tested()
@@ -373,6 +373,28 @@ public sealed partial class KustomizeTests
             Assert.Contains(spec.Get("tolerations").Items(), t => t.Str("key") == "nvidia.com/gpu" && t.Str("effect") is null or "NoSchedule");
             Assert.Contains(spec.Get("nodeSelector").Entries(), e => e.Key.StartsWith("nvidia.com/gpu", StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public void Workload_identity_overlay_reaches_storage_keylessly_without_any_storage_secret()
+    {
+        var manifests = Kubectl.Render("overlays/gpu-workload-identity");
+        var accounts = manifests.OfKind("ServiceAccount").ToDictionary(sa => sa.Str("metadata", "name")!, StringComparer.Ordinal);
+        var apps = manifests.Workloads.Where(w => w.Containers.Any(c => c.IsTempme)).ToList();
+        Assert.Equal(2, apps.Count);
+        foreach (var w in apps)
+        {
+            Assert.Equal("true", w.PodLabels.GetValueOrDefault("azure.workload.identity/use"));
+            var account = accounts[w.PodSpec.Str("serviceAccountName")!];
+            Assert.Matches("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", account.Str("metadata", "annotations", "azure.workload.identity/client-id") ?? string.Empty);
+            foreach (var c in w.Containers)
+            {
+                Assert.DoesNotContain(c.Env, e => e.Str("name") == "AZURE_STORAGE_CONNECTION_STRING");
+                Assert.DoesNotContain(c.Env, e => e.Str("valueFrom", "secretKeyRef", "name") == "tempme-storage");
+            }
+        }
+
+        Assert.Contains("worker-cuda", apps.SelectMany(w => w.Containers).Select(c => c.ImageBaseName));
     }
 
     [Theory]
