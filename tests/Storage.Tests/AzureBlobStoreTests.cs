@@ -285,6 +285,38 @@ public sealed class AzureBlobStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_read_stream_fetches_the_blob_in_ranges_of_the_configured_size()
+    {
+        var store = await NewStoreAsync(new AzureBlobStoreOptions { ReadRangeSize = 64 * 1024 });
+        var data = new byte[(1024 * 1024) + 3];
+        new Random(13).NextBytes(data);
+        await store.WriteAsync("ranged.bin", new MemoryStream(data), Ct);
+
+        var gets = new List<string>();
+        using var ms = new MemoryStream();
+        using (new Azure.Core.Diagnostics.AzureEventSourceListener(
+            (e, message) =>
+            {
+                if (e.EventName == "Request" && message.Contains(" GET ", StringComparison.Ordinal) && message.Contains("ranged.bin", StringComparison.Ordinal))
+                {
+                    lock (gets)
+                    {
+                        gets.Add(message);
+                    }
+                }
+            },
+            System.Diagnostics.Tracing.EventLevel.Informational))
+        {
+            await using var stream = await store.OpenReadAsync("ranged.bin", Ct);
+            Assert.Equal(data.Length, stream.Length);
+            await stream.CopyToAsync(ms, Ct);
+        }
+
+        Assert.Equal(data, ms.ToArray());
+        Assert.Equal(17, gets.Count); // 16 full ranges of 64 KiB and the last 3 bytes: never the whole blob at once
+    }
+
+    [Fact]
     public async Task Not_found_is_not_retried()
     {
         var store = await NewStoreAsync();

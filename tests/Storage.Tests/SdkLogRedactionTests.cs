@@ -1,6 +1,7 @@
 using System.Diagnostics.Tracing;
 using System.Text;
 using Azure.Core.Diagnostics;
+using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Storage.Internal;
 using TempMe.Pipeline.Storage.Tests.Support;
 
@@ -52,6 +53,76 @@ public sealed class SdkLogRedactionTests
         finally
         {
             await owner.DeleteContainerAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task The_log_forwarder_hands_sdk_events_to_the_logger_factory_without_the_signature()
+    {
+        var owner = await Azurite.CreateStoreAsync();
+        try
+        {
+            var account = Azurite.Account;
+            var sas = SasBuilder.CreateContainerSas(account.AccountName, account.AccountKey!, owner.Container, "rl", DateTimeOffset.UtcNow.AddHours(1));
+            var sig = Uri.UnescapeDataString(sas.Split('&').Single(p => p.StartsWith("sig=", StringComparison.Ordinal))["sig=".Length..]);
+            var sink = new SinkLoggerFactory();
+            using (new AzureSdkLogForwarder(sink, EventLevel.Informational))
+            {
+                var store = BlobStoreFactory.Open($"{account.BlobEndpoint}{owner.Container}?{sas}", null);
+                await Assert.ThrowsAsync<UnauthorizedAccessException>(() => store.WriteAsync("denied.bin", new MemoryStream([1]), CancellationToken.None));
+            }
+
+            var lines = sink.Lines;
+            Assert.Contains(lines, l => l.StartsWith("Azure.Core Information", StringComparison.Ordinal) && l.Contains("denied.bin", StringComparison.Ordinal) && l.Contains("sig=REDACTED", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.StartsWith("Azure.Core Warning", StringComparison.Ordinal) && l.Contains("403", StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.Contains(sig, StringComparison.Ordinal) || l.Contains(Uri.EscapeDataString(sig), StringComparison.Ordinal));
+        }
+        finally
+        {
+            await owner.DeleteContainerAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>A logger factory that keeps every line (a sink to read the forwarded logs back, not a mock of a dependency).</summary>
+    private sealed class SinkLoggerFactory : ILoggerFactory
+    {
+        private readonly List<string> _lines = [];
+
+        public IReadOnlyList<string> Lines
+        {
+            get
+            {
+                lock (_lines)
+                {
+                    return _lines.ToList();
+                }
+            }
+        }
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public ILogger CreateLogger(string categoryName) => new Sink(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Sink(SinkLoggerFactory owner, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (owner._lines)
+                {
+                    owner._lines.Add($"{category} {logLevel} {formatter(state, exception)}");
+                }
+            }
         }
     }
 }
