@@ -12,6 +12,9 @@ namespace TempMe.Pipeline.Storage.Internal;
 /// </summary>
 internal sealed class BlobCredential
 {
+    /// <summary>One chain per process: it caches its tokens, so stores opened per job do not each ask Entra ID again.</summary>
+    private static readonly Lazy<TokenCredential> SharedDefaultCredential = new(() => new DefaultAzureCredential());
+
     private readonly byte[]? _key;
     private readonly string? _sas;
     private readonly TokenCredential? _token;
@@ -46,7 +49,7 @@ internal sealed class BlobCredential
     public static BlobCredential FromToken(string accountName, TokenCredential token) => new(accountName, null, null, token);
 
     /// <summary>Keyless access through the SDK's <see cref="DefaultAzureCredential"/> chain.</summary>
-    public static BlobCredential Keyless(string accountName) => FromToken(accountName, new DefaultAzureCredential());
+    public static BlobCredential Keyless(string accountName) => FromToken(accountName, SharedDefaultCredential.Value);
 
     /// <summary>The credential a parsed connection string carries (the key wins over a SAS).</summary>
     public static BlobCredential FromConnectionString(StorageConnectionString cs) =>
