@@ -50,7 +50,7 @@ internal sealed record ProbeResult
     /// The facts come from FFMpegCore's raw model (<see cref="IMediaAnalysis.Raw"/>), not from its derived
     /// <see cref="VideoStream"/>, whose values differ from what the sampler needs: its durations are read only in
     /// ffprobe's <c>-sexagesimal</c> form and to the millisecond, its rotation truncates the angle and takes the old
-    /// <c>rotate</c> tag with the wrong sign, and a <c>0/0</c> frame rate comes out as NaN.
+    /// <c>rotate</c> tag (clockwise) without flipping it to the display matrix's sense, and a <c>0/0</c> frame rate comes out as NaN.
     /// </remarks>
     public static ProbeResult Parse(string json)
     {
@@ -95,9 +95,11 @@ internal sealed record ProbeResult
         {
             throw new JsonException("ffprobe's output has no format section.", e);
         }
-        catch (Exception e) when (e is FormatException or OverflowException or IndexOutOfRangeException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is FormatException or OverflowException or IndexOutOfRangeException or ArgumentException)
         {
             // FFMpegCore parses numbers and ratios of every stream as it reads them (int.Parse of "N/A" and the like).
+            // Not InvalidOperationException: STJ throws that when reflection-based serialisation is off (a trimmed or
+            // native-AOT build), which is a fault of the build, not of the file, and must not pass as a corrupt video.
             throw new JsonException($"FFMpegCore could not read ffprobe's output: {e.Message}", e);
         }
     }
