@@ -26,6 +26,12 @@ namespace TempMe.Pipeline.Media;
 /// T × GOP / 2 frames (each seek lands on the keyframe before its frame), which is 1500 frames here, i.e. 60 s at
 /// 25 fps: that is where they cross. Hence the switch at 60 s for T = 12, scaled by T / 12 for larger T
 /// (<see cref="DefaultSeekMinDurationSeconds"/>). Videos with short GOPs (phones: 1-2 s) favour seeking more.
+/// <para>
+/// Programs. ffprobe's JSON is read through FFMpegCore's model (<see cref="ProbeResult.Parse"/>), but both programs are
+/// started by <see cref="ChildProcess"/>: FFMpegCore 6.0 starts only <c>BinaryFolder/ffmpeg</c> (so no <c>prlimit</c>
+/// in front of it), kills only the direct process on cancellation, gives no process id, keeps every output line in
+/// memory (Instances' line buffers are unbounded) and quotes file names without escaping them.
+/// </para>
 /// </remarks>
 public sealed class FfmpegFrameSampler : IFrameSampler
 {

@@ -101,9 +101,17 @@ public sealed class ProbeResultTests
     [Fact]
     public void Old_rotate_tags_count_clockwise()
     {
-        var probe = ProbeResult.Parse("""{"streams":[{"index":0,"codec_type":"video","codec_name":"h264","tags":{"rotate":"90"}}]}""");
+        var probe = ProbeResult.Parse("""{"streams":[{"index":0,"codec_type":"video","codec_name":"h264","tags":{"rotate":"90"}}],"format":{}}""");
         Assert.Equal(270, probe.Rotation);
     }
+
+    [Theory]
+    [InlineData("""{"streams":[{"index":0,"codec_type":"video","codec_name":"h264"}]}""")]
+    [InlineData("""{"streams":[{"index":0,"codec_type":"video","codec_name":"h264","sample_aspect_ratio":"1:1","display_aspect_ratio":"N/A"}],"format":{}}""")]
+    [InlineData("""{"streams":[{"index":"zero","codec_type":"video"}],"format":{}}""")]
+    [InlineData("not json")]
+    public void Output_FFMpegCore_cannot_read_is_a_json_error(string json) =>
+        Assert.ThrowsAny<JsonException>(() => ProbeResult.Parse(json));
 
     [Fact]
     public void Reports_no_video_for_audio_only()

@@ -217,4 +217,24 @@ public sealed class UnsafeInputTests(Videos videos)
         Assert.True(sample.Succeeded, $"{sample.ErrorCode}: {sample.Message}");
         Assert.DoesNotContain("/nonexistent/prlimit", programs);
     }
+
+    [Fact]
+    public async Task A_file_name_with_quotes_and_spaces_is_one_argument_and_decodes_like_the_original()
+    {
+        // FFMpegCore would write such a name as -i "…" into one command-line string, where the quote ends the argument
+        // and the rest becomes ffmpeg options (here: a second output). The sampler passes an argument list instead.
+        var original = await videos.H264Mp4Five;
+        var folder = Directory.CreateDirectory(Path.Combine(videos.Folder, "quoted names")).FullName;
+        var path = Path.Combine(folder, "clip\" -f mp4 -y \"injected.mp4 $(touch x) 'q' \\.mp4");
+        File.Copy(original, path, overwrite: true);
+
+        var copy = await Sample(path);
+        var reference = await Sample(original);
+
+        Assert.True(copy.Succeeded, $"{copy.ErrorCode}: {copy.Message}");
+        Assert.Equal(reference.FrameIndices, copy.FrameIndices);
+        Assert.Equal(reference.Frames, copy.Frames);
+        Assert.Equal([path], Directory.GetFiles(folder));
+        Assert.False(File.Exists(Path.Combine(Environment.CurrentDirectory, "injected.mp4")), "ffmpeg wrote a second output");
+    }
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using FFMpegCore;
+using FFMpegCore.Exceptions;
 
 namespace TempMe.Pipeline.Media.Internal;
 
@@ -39,48 +41,67 @@ internal sealed record ProbeResult
     /// <summary>Display rotation, counter-clockwise degrees as ffprobe's display matrix reports it, in 0/90/180/270.</summary>
     public int Rotation { get; init; }
 
-    /// <summary>Parses ffprobe's JSON. Throws <see cref="JsonException"/> on malformed text.</summary>
+    /// <summary>
+    /// Parses ffprobe's JSON with FFMpegCore's model of it (<see cref="FFProbe.FromJson"/>). Throws
+    /// <see cref="JsonException"/> on text that is not ffprobe's JSON, that lacks the <c>format</c> section, or whose
+    /// fields FFMpegCore cannot read.
+    /// </summary>
+    /// <remarks>
+    /// The facts come from FFMpegCore's raw model (<see cref="IMediaAnalysis.Raw"/>), not from its derived
+    /// <see cref="VideoStream"/>, whose values differ from what the sampler needs: its durations are read only in
+    /// ffprobe's <c>-sexagesimal</c> form and to the millisecond, its rotation truncates the angle and takes the old
+    /// <c>rotate</c> tag (clockwise) without flipping it to the display matrix's sense, and a <c>0/0</c> frame rate comes out as NaN.
+    /// </remarks>
     public static ProbeResult Parse(string json)
     {
-        using var document = JsonDocument.Parse(json);
-        var root = document.RootElement;
-        double? formatDuration = null;
-        if (root.TryGetProperty("format", out var format))
+        var analysis = ReadAnalysis(json).Raw;
+        var formatDuration = ParseDouble(analysis.Format.Duration);
+        var streams = analysis.Streams;
+        foreach (var stream in streams)
         {
-            formatDuration = ParseDouble(format, "duration");
-        }
-
-        if (!root.TryGetProperty("streams", out var streams) || streams.ValueKind != JsonValueKind.Array)
-        {
-            return new ProbeResult { DurationSeconds = formatDuration };
-        }
-
-        var count = streams.GetArrayLength();
-        foreach (var stream in streams.EnumerateArray())
-        {
-            if (GetString(stream, "codec_type") != "video" || IsAttachedPicture(stream))
+            if (stream.CodecType != "video" || IsAttachedPicture(stream))
             {
                 continue;
             }
 
-            var codec = GetString(stream, "codec_name");
+            var codec = stream.CodecName;
             return new ProbeResult
             {
-                VideoStreamIndex = stream.TryGetProperty("index", out var index) && index.TryGetInt32(out var i) ? i : 0,
-                StreamCount = count,
+                VideoStreamIndex = stream.Index,
+                StreamCount = streams.Count,
                 Codec = string.IsNullOrEmpty(codec) || codec == "none" ? null : codec,
-                Width = stream.TryGetProperty("width", out var w) && w.TryGetInt32(out var wv) ? wv : 0,
-                Height = stream.TryGetProperty("height", out var h) && h.TryGetInt32(out var hv) ? hv : 0,
-                SampleAspectRatio = ParseRatio(GetString(stream, "sample_aspect_ratio")) ?? 1,
-                AverageFrameRate = ParseRatio(GetString(stream, "avg_frame_rate")),
-                RealFrameRate = ParseRatio(GetString(stream, "r_frame_rate")),
-                ContainerFrameCount = ParseLong(stream, "nb_frames") is > 0 and var n ? n : null,
-                DurationSeconds = ParseDouble(stream, "duration") is > 0 and var d ? d : formatDuration,
+                Width = stream.Width ?? 0,
+                Height = stream.Height ?? 0,
+                SampleAspectRatio = ParseRatio(stream.SampleAspectRatio) ?? 1,
+                AverageFrameRate = ParseRatio(stream.AvgFrameRate),
+                RealFrameRate = ParseRatio(stream.FrameRate),
+                ContainerFrameCount = ParseLong(stream.ExtensionData, "nb_frames") is > 0 and var n ? n : null,
+                DurationSeconds = ParseDouble(stream.Duration) is > 0 and var d ? d : formatDuration,
                 Rotation = ReadRotation(stream),
             };
         }
 
-        return new ProbeResult { StreamCount = count, DurationSeconds = formatDuration };
+        return new ProbeResult { StreamCount = streams.Count, DurationSeconds = formatDuration };
+    }
+
+    /// <summary>FFMpegCore's analysis of <paramref name="json"/>; every way it can refuse the text becomes a <see cref="JsonException"/>.</summary>
+    private static IMediaAnalysis ReadAnalysis(string json)
+    {
+        try
+        {
+            return FFProbe.FromJson(json);
+        }
+        catch (FormatNullException e)
+        {
+            throw new JsonException("ffprobe's output has no format section.", e);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or IndexOutOfRangeException or ArgumentException)
+        {
+            // FFMpegCore parses numbers and ratios of every stream as it reads them (int.Parse of "N/A" and the like).
+            // Not InvalidOperationException: STJ throws that when reflection-based serialisation is off (a trimmed or
+            // native-AOT build), which is a fault of the build, not of the file, and must not pass as a corrupt video.
+            throw new JsonException($"FFMpegCore could not read ffprobe's output: {e.Message}", e);
+        }
     }
 
     /// <summary>Normalises any angle to 0, 90, 180 or 270 (nearest quarter turn).</summary>
@@ -90,22 +111,19 @@ internal sealed record ProbeResult
         return (int)(((quarter % 4) + 4) % 4) * 90;
     }
 
-    private static int ReadRotation(JsonElement stream)
+    private static int ReadRotation(FFProbeStream stream)
     {
-        if (stream.TryGetProperty("side_data_list", out var sideData) && sideData.ValueKind == JsonValueKind.Array)
+        foreach (var item in stream.SideData ?? [])
         {
-            foreach (var item in sideData.EnumerateArray())
+            if (item.TryGetValue("rotation", out var rotation) && rotation is not null
+                && rotation.GetValueKind() == JsonValueKind.Number && rotation.TryGetValue<double>(out var r))
             {
-                if (item.TryGetProperty("rotation", out var rotation) && rotation.TryGetDouble(out var r))
-                {
-                    return NormaliseRotation(r);
-                }
+                return NormaliseRotation(r);
             }
         }
 
         // Older ffprobe exported the mov "rotate" tag, which counts clockwise; the display matrix counts the other way.
-        if (stream.TryGetProperty("tags", out var tags) && tags.ValueKind == JsonValueKind.Object
-            && GetString(tags, "rotate") is { } rotate
+        if (stream.Tags is { } tags && tags.TryGetValue("rotate", out var rotate)
             && double.TryParse(rotate, NumberStyles.Float, CultureInfo.InvariantCulture, out var tagged))
         {
             return NormaliseRotation(-tagged);
@@ -114,28 +132,30 @@ internal sealed record ProbeResult
         return 0;
     }
 
-    private static bool IsAttachedPicture(JsonElement stream) =>
-        stream.TryGetProperty("disposition", out var disposition)
-        && disposition.ValueKind == JsonValueKind.Object
-        && disposition.TryGetProperty("attached_pic", out var attached)
-        && attached.TryGetInt32(out var value) && value == 1;
+    private static bool IsAttachedPicture(FFProbeStream stream) =>
+        stream.Disposition is { } disposition && disposition.TryGetValue("attached_pic", out var attached) && attached == 1;
 
-    private static string? GetString(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) ? value.ValueKind switch
+    private static double? ParseDouble(string? text) =>
+        text is not null
+        && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+        && double.IsFinite(value) ? value : null;
+
+    /// <summary>A field FFMpegCore's model does not name (ffprobe prints <c>nb_frames</c> as a string), as a whole number.</summary>
+    private static long? ParseLong(IReadOnlyDictionary<string, JsonElement> fields, string name)
+    {
+        if (!fields.TryGetValue(name, out var value))
+        {
+            return null;
+        }
+
+        var text = value.ValueKind switch
         {
             JsonValueKind.String => value.GetString(),
             JsonValueKind.Number => value.GetRawText(),
             _ => null,
-        } : null;
-
-    private static double? ParseDouble(JsonElement element, string name) =>
-        GetString(element, name) is { } text
-        && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-        && double.IsFinite(value) ? value : null;
-
-    private static long? ParseLong(JsonElement element, string name) =>
-        GetString(element, name) is { } text
-        && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+        };
+        return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) ? number : null;
+    }
 
     /// <summary>Parses <c>a/b</c> or <c>a:b</c>; null unless both are positive.</summary>
     internal static double? ParseRatio(string? text)
