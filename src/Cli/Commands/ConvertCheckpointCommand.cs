@@ -18,7 +18,7 @@ internal static class ConvertCheckpointCommand
         {
             var count = EncoderOptionsParsing.Load(() => CheckpointConverter.Convert(parse.GetValue(input)!, parse.GetValue(output)!));
             Console.Error.WriteLine($"wrote {count} tensors to {parse.GetValue(output)}");
-            return Task.FromResult(ExitCodes.Success);
+            return Task.FromResult(ExitCodes.Ok);
         });
 
         return command;

@@ -136,6 +136,14 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     }
 
     [Fact]
+    public void A_storage_claiming_more_elements_than_its_entry_holds_is_refused()
+    {
+        var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_numel.pt"]));
+        output.WriteLine(ex.Message);
+        Assert.Contains("storage '0' declares 1073741824 F32 elements (4294967296 bytes) but its archive entry holds 16 bytes", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_zip_entry_larger_than_declared_is_refused()
     {
         var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_entry_size.pt"]));
@@ -163,6 +171,42 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
             var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(path).Dispose());
             Assert.StartsWith(path + ":", ex.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void Corrupted_checkpoints_are_refused_or_read_but_never_crash()
+    {
+        // Seeded byte changes all over small real archives (a zip torch.save with a pickle and a storage).
+        var sources = new[] { File.ReadAllBytes(files["offset_ok.pt"]), File.ReadAllBytes(files["hostile_entry_size.pt"]) };
+        var random = new Random(15);
+        var path = Path.Combine(dir, "fuzz.pt");
+        var refused = 0;
+        for (var round = 0; round < 6000; round++)
+        {
+            var bytes = (byte[])sources[round % 2].Clone();
+            for (var k = random.Next(1, 4); k > 0; k--)
+            {
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            }
+
+            File.WriteAllBytes(path, bytes);
+            try
+            {
+                using var file = TensorFileOpener.Open(path);
+                foreach (var name in file.Tensors.Keys)
+                {
+                    file.ReadContiguousBytes(name);
+                }
+            }
+            catch (ModelLoadException e)
+            {
+                Assert.StartsWith(path + ":", e.Message, StringComparison.Ordinal);
+                refused++;
+            }
+        }
+
+        output.WriteLine($"{refused} of 6000 corrupted files refused, the rest read");
+        Assert.True(refused > 0);
     }
 
     [Fact]

@@ -104,15 +104,19 @@ class FakeTensor:
 
 
 class Writer(pickle.Pickler):
+    numel = 4
+
     def persistent_id(self, obj):
         if isinstance(obj, FakeStorage):
-            return ("storage", torch.FloatStorage, "0", "cpu", 4)
+            return ("storage", torch.FloatStorage, "0", "cpu", self.numel)
         return None
 
 
-def crafted_zip(path, offset, compress_pickle=False):
+def crafted_zip(path, offset, compress_pickle=False, numel=4):
     buf = io.BytesIO()
-    Writer(buf, protocol=2).dump({"visual.conv1.weight": FakeTensor(FakeStorage(), offset)})
+    writer = Writer(buf, protocol=2)
+    writer.numel = numel
+    writer.dump({"visual.conv1.weight": FakeTensor(FakeStorage(), offset)})
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("archive/data.pkl", buf.getvalue(), compress_type=zipfile.ZIP_DEFLATED if compress_pickle else zipfile.ZIP_STORED)
         z.writestr("archive/data/0", struct.pack("<4f", 1, 2, 3, 4))
@@ -122,6 +126,8 @@ def crafted_zip(path, offset, compress_pickle=False):
 
 crafted_zip(os.path.join(out, "offset_ok.pt"), 0)
 crafted_zip(os.path.join(out, "hostile_offset.pt"), 1000)
+# A storage that claims 2^30 elements (4 GiB) over its 16-byte entry: refused before anything is allocated.
+crafted_zip(os.path.join(out, "hostile_numel.pt"), 0, numel=1 << 30)
 
 # 6. A zip entry larger than declared: data.pkl (deflated) with both of its size fields patched to 16 bytes.
 path = os.path.join(out, "hostile_entry_size.pt")

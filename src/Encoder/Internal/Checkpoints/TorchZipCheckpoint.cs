@@ -52,16 +52,18 @@ internal sealed class TorchZipCheckpoint : ITensorFile
         ZipArchive? zip = null;
         try
         {
+            ZipArchiveEntry[] pickles;
             try
             {
+                // The central directory is read here and on the first look at Entries: both can find it damaged.
                 zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+                pickles = zip.Entries.Where(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1).ToArray();
             }
             catch (InvalidDataException e)
             {
                 throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: the zip archive is damaged ({e.Message}); a truncated download? Fetch the file again.", e);
             }
 
-            var pickles = zip.Entries.Where(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1).ToArray();
             if (pickles.Length != 1)
             {
                 throw new ModelLoadException(
@@ -274,7 +276,7 @@ internal sealed class TorchZipCheckpoint : ITensorFile
                 throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: archive entry {entry.FullName} holds more bytes than the {bytes.Length} its header declares (a corrupt or crafted zip).");
             }
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
         {
             throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: archive entry {entry.FullName} is damaged ({e.Message}); fetch the file again.", e);
         }
