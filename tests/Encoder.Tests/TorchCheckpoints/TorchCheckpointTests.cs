@@ -59,6 +59,21 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     }
 
     [Fact]
+    public void A_bf16_state_dict_gives_the_embeddings_of_its_values_widened_by_torch()
+    {
+        using (var f = TensorFileOpener.Open(files["tempme_bf16.pt"]))
+        {
+            Assert.Equal("BF16", f.Find("visual.conv1.weight")!.DType);
+        }
+
+        var expected = Embed(files["bf16_widened.safetensors"], out var expectedText, out var expectedHash);
+        Assert.Equal(expected, Embed(files["tempme_bf16.pt"], out var text, out var hash));
+        Assert.Equal(expectedText, text);
+        Assert.Equal(expectedHash, hash);
+        Assert.NotEqual(Embed(TinyReference.WeightsPath("weights.safetensors"), out _, out _), expected);
+    }
+
+    [Fact]
     public void Views_of_one_shared_storage_strided_and_tied_read_as_their_values()
     {
         using (var views = TensorFileOpener.Open(files["views.pth"]))

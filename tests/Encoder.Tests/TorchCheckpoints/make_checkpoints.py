@@ -55,6 +55,20 @@ torch.jit.save(torch.jit.script(root), os.path.join(out, "openai_fp16.pt"))
 with open(os.path.join(out, "fp16.json"), "w") as f:
     json.dump({"names": sorted(sd.keys())}, f)
 
+# 2b. bf16: a zip torch.save in bfloat16, and beside it the same bf16 values widened to float32 (safetensors, by hand).
+bf16 = collections.OrderedDict((k, v.bfloat16()) for k, v in sd.items())
+torch.save(bf16, os.path.join(out, "tempme_bf16.pt"))
+header, blobs, at = {}, [], 0
+for k, v in bf16.items():
+    raw = v.float().contiguous().numpy().tobytes()
+    header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [at, at + len(raw)]}
+    blobs.append(raw)
+    at += len(raw)
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+with open(os.path.join(out, "bf16_widened.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
 # 3. Views: every tensor a slice of one shared storage, 2-D ones as transposed (strided) views, one tied alias.
 total = sum(v.numel() for v in sd.values())
 flat = torch.zeros(total)
