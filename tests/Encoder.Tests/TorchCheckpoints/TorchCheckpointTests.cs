@@ -159,6 +159,13 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     }
 
     [Fact]
+    public void A_pickle_making_millions_of_values_is_refused()
+    {
+        var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_values.pt"]));
+        Assert.Contains($"its pickle creates more than {RestrictedUnpickler.MaxValues} values", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_zip_entry_larger_than_declared_is_refused()
     {
         var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_entry_size.pt"]));

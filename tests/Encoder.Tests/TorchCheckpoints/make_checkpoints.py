@@ -143,6 +143,11 @@ crafted_zip(os.path.join(out, "hostile_offset.pt"), 1000)
 # A storage that claims 2^30 elements (4 GiB) over its 16-byte entry: refused before anything is allocated.
 crafted_zip(os.path.join(out, "hostile_numel.pt"), 0, numel=1 << 30)
 
+# 5b. A pickle of three million empty lists (6 MB): refused once it has made too many values, not after allocating them all.
+with zipfile.ZipFile(os.path.join(out, "hostile_values.pt"), "w") as z:
+    z.writestr("archive/data.pkl", b"\x80\x02" + b"]0" * 3_000_000 + b"}.")
+    z.writestr("archive/version", "3\n")
+
 # 6. A zip entry larger than declared: data.pkl (deflated) with both of its size fields patched to 16 bytes.
 path = os.path.join(out, "hostile_entry_size.pt")
 real = crafted_zip(path, 0, compress_pickle=True)

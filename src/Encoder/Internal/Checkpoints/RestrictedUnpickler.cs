@@ -12,6 +12,13 @@ namespace TempMe.Pipeline.Encoder.Internal.Checkpoints;
 /// </summary>
 internal sealed class RestrictedUnpickler
 {
+    /// <summary>
+    /// The most values one pickle may create. A state dict needs about 20 per tensor (a ViT-L/14 checkpoint some
+    /// 10,000); the cap keeps a pickle of nothing but EMPTY_LIST opcodes from costing gigabytes of objects.
+    /// </summary>
+    public const int MaxValues = 2_000_000;
+
+    private int created;
     private readonly string path;
     private readonly byte[] data;
     private readonly Func<object?, TorchStorageRef> persistentLoad;
@@ -50,6 +57,7 @@ internal sealed class RestrictedUnpickler
                 case 0x2E: // STOP
                     return Pop(at);
                 case 0x28: // MARK
+                    CountValue();
                     marks.Push(stack.Count);
                     break;
                 case 0x30: // POP
@@ -312,7 +320,19 @@ internal sealed class RestrictedUnpickler
 
     private int Floor() => marks.Count > 0 ? marks.Peek() : 0;
 
-    private void Push(object? value) => stack.Add(value);
+    private void Push(object? value)
+    {
+        CountValue();
+        stack.Add(value);
+    }
+
+    private void CountValue()
+    {
+        if (++created > MaxValues)
+        {
+            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: its pickle creates more than {MaxValues} values (a crafted file; a weights file needs a few per tensor).");
+        }
+    }
 
     private object? Peek(int at) => stack.Count > Floor() ? stack[^1] : throw Bad(at, "an empty stack");
 

@@ -12,7 +12,8 @@ namespace TempMe.Pipeline.Encoder.Internal.Checkpoints;
 /// </summary>
 internal sealed class TorchZipCheckpoint : ITensorFile
 {
-    private const long MaxPickleBytes = 256L * 1024 * 1024;
+    // A CLIP state dict's pickle is tens of kilobytes: far below this, which bounds what a crafted one can cost.
+    private const long MaxPickleBytes = 16L * 1024 * 1024;
 
     // Deflate cannot expand data more than about 1032 times: a larger declared size is a lie (a zip bomb's).
     private const long MaxDeflateRatio = 1100;
