@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 want=(ffmpeg libopenblas0-pthread)
 if [[ "${1:-}" == "--test" ]]; then
   want+=(postgresql chromium)
+  # Debian's CPU torch writes the PyTorch checkpoints (zip torch.save, TorchScript) the encoder tests load.
+  want+=(python3-torch)
   # Node may come from another source than Debian (its own npm inside): only install Debian's when none is there.
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
   # kubectl renders the Kubernetes overlays in tests; keep one that is already installed (e.g. from a cloud SDK).

@@ -11,7 +11,8 @@ public static class EncoderFactory
 
     /// <summary>
     /// Creates a TempMe video encoder with the authors' default schedule for <paramref name="framesPerVideo"/> frames.
-    /// <paramref name="modelSpec"/> is a folder holding one <c>*.safetensors</c> checkpoint, a <c>.safetensors</c> file,
+    /// <paramref name="modelSpec"/> is a folder holding one checkpoint, a <c>.safetensors</c> file, a PyTorch <c>.pt</c> /
+    /// <c>.pth</c> / <c>.bin</c> file (zip <c>torch.save</c> or TorchScript),
     /// or <c>random:vit-b32</c> / <c>random:vit-b16</c>. One-time notices (BLAS backend, missing temporal embeddings,
     /// random weights) go to <paramref name="notices"/>.
     /// </summary>
@@ -52,7 +53,11 @@ public static class EncoderFactory
         }
     }
 
-    /// <summary>The checkpoint file a spec names: the file itself, or the single <c>*.safetensors</c> in a folder.</summary>
+    /// <summary>
+    /// The checkpoint file a spec names: the file itself, or the one checkpoint in a folder: its single <c>*.safetensors</c>
+    /// (<c>model.safetensors</c> among several), else its single <c>*.pt</c> / <c>*.pth</c> / <c>*.bin</c>
+    /// (<c>pytorch_model.bin</c> among several).
+    /// </summary>
     internal static string ResolveCheckpoint(string modelSpec)
     {
         if (File.Exists(modelSpec))
@@ -62,16 +67,25 @@ public static class EncoderFactory
 
         if (Directory.Exists(modelSpec))
         {
-            var files = Directory.GetFiles(modelSpec, "*.safetensors").Order(StringComparer.Ordinal).ToArray();
-            return files.Length switch
+            var safetensors = Directory.GetFiles(modelSpec, "*.safetensors").Order(StringComparer.Ordinal).ToArray();
+            if (safetensors.Length > 0)
             {
-                1 => files[0],
-                0 => throw new ModelLoadException($"{modelSpec}: no *.safetensors checkpoint in this folder; put one there or pass the file."),
-                _ => files.FirstOrDefault(f => Path.GetFileName(f) is "model.safetensors")
-                     ?? throw new ModelLoadException($"{modelSpec}: {files.Length} *.safetensors files ({string.Join(", ", files.Select(Path.GetFileName))}); pass the one to use."),
-            };
+                return Pick(modelSpec, safetensors, "model.safetensors", "*.safetensors");
+            }
+
+            var torch = Directory.GetFiles(modelSpec)
+                .Where(f => TensorFileOpener.TorchExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal).ToArray();
+            return torch.Length > 0
+                ? Pick(modelSpec, torch, "pytorch_model.bin", "PyTorch checkpoint (.pt, .pth, .bin)")
+                : throw new ModelLoadException($"{modelSpec}: no checkpoint in this folder (*.safetensors, *.pt, *.pth or *.bin); put one there or pass the file.");
         }
 
-        throw new ModelLoadException($"{modelSpec}: model not found: give a folder holding a *.safetensors checkpoint, a .safetensors file, or random:vit-b32 / random:vit-b16.");
+        throw new ModelLoadException($"{modelSpec}: model not found: give a folder holding a checkpoint, a .safetensors, .pt, .pth or .bin file, or random:vit-b32 / random:vit-b16.");
     }
+
+    private static string Pick(string folder, string[] files, string preferred, string what) => files.Length == 1
+        ? files[0]
+        : files.FirstOrDefault(f => Path.GetFileName(f) == preferred)
+          ?? throw new ModelLoadException($"{folder}: {files.Length} {what} files ({string.Join(", ", files.Select(Path.GetFileName))}); pass the one to use.");
 }

@@ -148,7 +148,7 @@ public sealed class SafeTensorsAndCheckpointTests : IDisposable
         File.Copy(TinyReference.WeightsPath("weights.safetensors"), Path.Combine(sub, "tempme.safetensors"));
         Assert.Equal(Path.Combine(sub, "tempme.safetensors"), EncoderFactory.ResolveCheckpoint(sub));
         Assert.Contains("model not found", Assert.Throws<ModelLoadException>(() => EncoderFactory.Create(Path.Combine(dir, "nope"), 12)).Message, StringComparison.Ordinal);
-        Assert.Contains("no *.safetensors", Assert.Throws<ModelLoadException>(() => EncoderFactory.Create(dir, 12)).Message, StringComparison.Ordinal);
+        Assert.Contains("no checkpoint in this folder", Assert.Throws<ModelLoadException>(() => EncoderFactory.Create(dir, 12)).Message, StringComparison.Ordinal);
     }
 
     private static float[] Embed(string path, out float[] text)

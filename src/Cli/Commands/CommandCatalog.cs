@@ -11,6 +11,7 @@ internal static class CommandCatalog
         yield return IndexCommand.Create();
         yield return FramesCommand.Create();
         yield return EmbedTensorCommand.Create();
+        yield return ConvertCheckpointCommand.Create();
         yield return BenchEncoderCommand.Create();
         yield return SubmitCommand.Create();
         yield return StatusCommand.Create();

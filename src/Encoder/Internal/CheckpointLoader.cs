@@ -16,18 +16,18 @@ internal enum NamingScheme
 }
 
 /// <summary>
-/// Loads a CLIP/TempMe checkpoint from safetensors into <see cref="ClipWeights"/>: detects the naming scheme, reads the
+/// Loads a CLIP/TempMe checkpoint (safetensors, zip torch.save or TorchScript) into <see cref="ClipWeights"/>: detects the naming scheme, reads the
 /// architecture from tensor shapes, checks every shape, folds LoRA (<c>TVPt_LoRA_a/b</c>, scale 1) into the qkv weights
 /// and picks up the temporal embeddings.
 /// </summary>
 internal sealed class CheckpointLoader
 {
-    private readonly SafeTensorsFile file;
+    private readonly ITensorFile file;
     private readonly string prefix;
     private readonly NamingScheme scheme;
     private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-    private CheckpointLoader(SafeTensorsFile file, NamingScheme scheme, string prefix)
+    private CheckpointLoader(ITensorFile file, NamingScheme scheme, string prefix)
     {
         this.file = file;
         this.scheme = scheme;
@@ -35,7 +35,7 @@ internal sealed class CheckpointLoader
     }
 
     /// <summary>Detects the naming scheme and prefix of <paramref name="file"/>.</summary>
-    public static (NamingScheme Scheme, string Prefix) Detect(SafeTensorsFile file)
+    public static (NamingScheme Scheme, string Prefix) Detect(ITensorFile file)
     {
         foreach (var name in file.Tensors.Keys.Order(StringComparer.Ordinal))
         {
@@ -59,7 +59,7 @@ internal sealed class CheckpointLoader
     /// <summary>Loads the model in <paramref name="path"/>.</summary>
     public static ClipWeights Load(string path, bool loadText, int? visionHeads, int? textHeads, TextWriter? notices)
     {
-        using var file = SafeTensorsFile.Open(path);
+        using var file = TensorFileOpener.Open(path);
         var (scheme, prefix) = Detect(file);
         var loader = new CheckpointLoader(file, scheme, prefix);
         var vision = loader.LoadVision(visionHeads, notices);

@@ -6,7 +6,10 @@ using System.Text.Json;
 
 namespace TempMe.Pipeline.Encoder.Internal;
 
-/// <summary>One tensor's header entry: dtype, shape and byte range relative to the start of the data section.</summary>
+/// <summary>
+/// One tensor's header entry: dtype, shape and byte range relative to the start of the data section (for a PyTorch
+/// checkpoint, 0 to the tensor's byte count: its bytes are gathered from a storage).
+/// </summary>
 internal sealed record SafeTensorEntry(string Name, string DType, int[] Shape, long Begin, long End)
 {
     /// <summary>Number of elements (1 for a 0-d tensor); checked, and at most <see cref="SafeTensorsFile.MaxElements"/> once the file is open.</summary>
@@ -39,7 +42,7 @@ internal sealed record SafeTensorEntry(string Name, string DType, int[] Shape, l
 /// Reads a safetensors file: 8-byte little-endian header length, a JSON header, then raw little-endian data.
 /// The header and every tensor's offsets are validated when the file is opened; F32, F16 and BF16 read as float32.
 /// </summary>
-internal sealed class SafeTensorsFile : IDisposable
+internal sealed class SafeTensorsFile : ITensorFile
 {
     /// <summary>
     /// The most elements one tensor may have: 2^28 - 1, so that its bytes at up to 8 per element fit one span
@@ -239,6 +242,15 @@ internal sealed class SafeTensorsFile : IDisposable
         }
 
         return result;
+    }
+
+    /// <inheritdoc />
+    public byte[] ReadContiguousBytes(string name)
+    {
+        var e = Find(name) ?? throw new ModelLoadException($"{Path}: missing tensor '{name}'.");
+        var bytes = new byte[e.End - e.Begin];
+        ReadBytes(e, bytes);
+        return bytes;
     }
 
     /// <summary>Reads the raw bytes of a tensor.</summary>

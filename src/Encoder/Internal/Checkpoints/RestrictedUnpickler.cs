@@ -1,0 +1,428 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace TempMe.Pipeline.Encoder.Internal.Checkpoints;
+
+/// <summary>
+/// Reads the pickles PyTorch writes (protocols 2 to 5) without running anything: values are strings, numbers, lists,
+/// tuples (<c>object?[]</c>), <see cref="PickleDict"/>, <see cref="PickleObject"/>, <see cref="TorchStorageRef"/> and
+/// <see cref="TorchTensorRef"/>. Globals are looked up in <see cref="AllowedGlobals"/> (anything else is refused by
+/// name); every length is checked against the bytes left, so a truncated or crafted pickle ends in a
+/// <see cref="ModelLoadException"/>, never in a large allocation.
+/// </summary>
+internal sealed class RestrictedUnpickler
+{
+    /// <summary>
+    /// The most values one pickle may create. A state dict needs about 20 per tensor (a ViT-L/14 checkpoint some
+    /// 10,000); the cap keeps a pickle of nothing but EMPTY_LIST opcodes from costing gigabytes of objects.
+    /// </summary>
+    public const int MaxValues = 2_000_000;
+
+    private int created;
+    private readonly string path;
+    private readonly byte[] data;
+    private readonly Func<object?, TorchStorageRef> persistentLoad;
+    private readonly List<object?> stack = [];
+    private readonly Stack<int> marks = new();
+    private readonly Dictionary<long, object?> memo = [];
+    private int pos;
+
+    /// <summary>Creates an unpickler over <paramref name="data"/>; <paramref name="persistentLoad"/> turns a persistent id into a storage.</summary>
+    public RestrictedUnpickler(string path, byte[] data, Func<object?, TorchStorageRef> persistentLoad)
+    {
+        this.path = path;
+        this.data = data;
+        this.persistentLoad = persistentLoad;
+    }
+
+    /// <summary>Reads the pickle up to STOP and returns its value.</summary>
+    public object? Load()
+    {
+        while (true)
+        {
+            var at = pos;
+            var op = Byte();
+            switch (op)
+            {
+                case 0x80: // PROTO
+                    if (Byte() > 5)
+                    {
+                        throw Bad(at, "an unknown pickle protocol");
+                    }
+
+                    break;
+                case 0x95: // FRAME: a length hint only
+                    Take(8);
+                    break;
+                case 0x2E: // STOP
+                    return Pop(at);
+                case 0x28: // MARK
+                    CountValue();
+                    marks.Push(stack.Count);
+                    break;
+                case 0x30: // POP
+                    Pop(at);
+                    break;
+                case 0x31: // POP_MARK
+                    PopMark(at);
+                    break;
+                case 0x32: // DUP
+                    Push(Peek(at));
+                    break;
+                case 0x4E: // NONE
+                    Push(null);
+                    break;
+                case 0x88: // NEWTRUE
+                    Push(true);
+                    break;
+                case 0x89: // NEWFALSE
+                    Push(false);
+                    break;
+                case 0x4A: // BININT
+                    Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4)));
+                    break;
+                case 0x4B: // BININT1
+                    Push((long)Byte());
+                    break;
+                case 0x4D: // BININT2
+                    Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
+                    break;
+                case 0x8A: // LONG1
+                    Push(Long(at, Byte()));
+                    break;
+                case 0x8B: // LONG4
+                    Push(Long(at, Length(at, BinaryPrimitives.ReadInt32LittleEndian(Take(4)))));
+                    break;
+                case 0x47: // BINFLOAT (big-endian)
+                    Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8)));
+                    break;
+                case 0x8C: // SHORT_BINUNICODE
+                    Push(Text(at, Byte()));
+                    break;
+                case 0x58: // BINUNICODE
+                    Push(Text(at, Length(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))));
+                    break;
+                case 0x8D: // BINUNICODE8
+                    Push(Text(at, Length(at, BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))));
+                    break;
+                case 0x55: // SHORT_BINSTRING
+                    Push(Latin1(Byte()));
+                    break;
+                case 0x54: // BINSTRING
+                    Push(Latin1(Length(at, BinaryPrimitives.ReadInt32LittleEndian(Take(4)))));
+                    break;
+                case 0x43: // SHORT_BINBYTES
+                    Push(Take(Byte()).ToArray());
+                    break;
+                case 0x42: // BINBYTES
+                    Push(Take(Length(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))).ToArray());
+                    break;
+                case 0x8E: // BINBYTES8
+                    Push(Take(Length(at, BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))).ToArray());
+                    break;
+                case 0x29: // EMPTY_TUPLE
+                    Push(Array.Empty<object?>());
+                    break;
+                case 0x85: // TUPLE1
+                case 0x86: // TUPLE2
+                case 0x87: // TUPLE3
+                {
+                    var n = op - 0x84;
+                    if (stack.Count - Floor() < n)
+                    {
+                        throw Bad(at, "a tuple of more items than the stack holds");
+                    }
+
+                    var items = stack.GetRange(stack.Count - n, n).ToArray();
+                    stack.RemoveRange(stack.Count - n, n);
+                    Push(items);
+                    break;
+                }
+
+                case 0x74: // TUPLE
+                    Push(PopMark(at).ToArray());
+                    break;
+                case 0x5D: // EMPTY_LIST
+                    Push(new List<object?>());
+                    break;
+                case 0x6C: // LIST
+                    Push(PopMark(at));
+                    break;
+                case 0x61: // APPEND
+                {
+                    var value = Pop(at);
+                    ListAt(at, Peek(at)).Add(value);
+                    break;
+                }
+
+                case 0x65: // APPENDS
+                {
+                    var items = PopMark(at);
+                    ListAt(at, Peek(at)).AddRange(items);
+                    break;
+                }
+
+                case 0x7D: // EMPTY_DICT
+                    Push(new PickleDict());
+                    break;
+                case 0x64: // DICT
+                {
+                    var dict = new PickleDict();
+                    SetItems(at, dict, PopMark(at));
+                    Push(dict);
+                    break;
+                }
+
+                case 0x73: // SETITEM
+                {
+                    var value = Pop(at);
+                    var key = Pop(at);
+                    DictAt(at, Peek(at)).Set(key, value);
+                    break;
+                }
+
+                case 0x75: // SETITEMS
+                {
+                    var items = PopMark(at);
+                    SetItems(at, DictAt(at, Peek(at)), items);
+                    break;
+                }
+
+                case 0x68: // BINGET
+                    Push(Get(at, Byte()));
+                    break;
+                case 0x6A: // LONG_BINGET
+                    Push(Get(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
+                    break;
+                case 0x71: // BINPUT
+                    memo[Byte()] = Peek(at);
+                    break;
+                case 0x72: // LONG_BINPUT
+                    memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(4))] = Peek(at);
+                    break;
+                case 0x94: // MEMOIZE
+                    memo[memo.Count] = Peek(at);
+                    break;
+                case 0x63: // GLOBAL "module\nname\n"
+                {
+                    var module = Line(at);
+                    var name = Line(at);
+                    Push(AllowedGlobals.Resolve(path, module, name));
+                    break;
+                }
+
+                case 0x93: // STACK_GLOBAL
+                {
+                    var name = Pop(at) as string;
+                    var module = Pop(at) as string;
+                    if (name is null || module is null)
+                    {
+                        throw Bad(at, "STACK_GLOBAL without a module and a name");
+                    }
+
+                    Push(AllowedGlobals.Resolve(path, module, name));
+                    break;
+                }
+
+                case 0x51: // BINPERSID
+                    Push(persistentLoad(Pop(at)));
+                    break;
+                case 0x52: // REDUCE
+                {
+                    var args = Pop(at) as object?[] ?? throw Bad(at, "REDUCE without an argument tuple");
+                    Push(Call(at, Pop(at), args));
+                    break;
+                }
+
+                case 0x81: // NEWOBJ
+                {
+                    var args = Pop(at) as object?[] ?? throw Bad(at, "NEWOBJ without an argument tuple");
+                    Push(New(at, Pop(at)));
+                    break;
+                }
+
+                case 0x62: // BUILD
+                {
+                    var state = Pop(at);
+                    switch (Peek(at))
+                    {
+                        case PickleObject o:
+                            o.State = state;
+                            break;
+                        case PickleDict or TorchTensorRef:
+                            // An OrderedDict's attributes (a state dict's _metadata) or a parameter's: not weights.
+                            break;
+                        default:
+                            throw Bad(at, "BUILD on a value that takes no state");
+                    }
+
+                    break;
+                }
+
+                default:
+                    throw Bad(at, $"pickle opcode 0x{op:x2}, which PyTorch checkpoints do not use (only the binary protocols 2 to 5 are read)");
+            }
+        }
+    }
+
+    private object? Call(int at, object? callable, object?[] args)
+    {
+        if (callable is not PickleGlobal g)
+        {
+            throw Bad(at, "a call of something that is not a global");
+        }
+
+        switch (g.Kind)
+        {
+            case PickleGlobalKind.OrderedDict:
+                if (args.Length != 0)
+                {
+                    throw Bad(at, "OrderedDict called with arguments");
+                }
+
+                return new PickleDict();
+            case PickleGlobalKind.RebuildTensor:
+                return TensorRebuilder.Rebuild(path, args);
+            case PickleGlobalKind.RebuildParameter:
+            case PickleGlobalKind.FirstArgument:
+                return args.Length > 0 ? args[0] : throw Bad(at, $"{g.FullName} called without arguments");
+            default:
+                throw Bad(at, $"a call of {g.FullName}, which is not a function");
+        }
+    }
+
+    private object New(int at, object? cls) => cls switch
+    {
+        PickleGlobal { Kind: PickleGlobalKind.OrderedDict } => new PickleDict(),
+        PickleGlobal { Kind: PickleGlobalKind.ScriptClass } g => new PickleObject(g.FullName),
+        PickleGlobal g => throw Bad(at, $"NEWOBJ of {g.FullName}, which is not a class"),
+        _ => throw Bad(at, "NEWOBJ of something that is not a global"),
+    };
+
+    private void SetItems(int at, PickleDict dict, List<object?> items)
+    {
+        if (items.Count % 2 != 0)
+        {
+            throw Bad(at, "a dict with a key but no value");
+        }
+
+        for (var i = 0; i < items.Count; i += 2)
+        {
+            dict.Set(items[i], items[i + 1]);
+        }
+    }
+
+    private List<object?> ListAt(int at, object? value) => value as List<object?> ?? throw Bad(at, "APPEND to something that is not a list");
+
+    private PickleDict DictAt(int at, object? value) => value as PickleDict ?? throw Bad(at, "SETITEM on something that is not a dict");
+
+    private object? Get(int at, long key) => memo.TryGetValue(key, out var v) ? v : throw Bad(at, $"a memo reference {key} that was never stored");
+
+    private int Floor() => marks.Count > 0 ? marks.Peek() : 0;
+
+    private void Push(object? value)
+    {
+        CountValue();
+        stack.Add(value);
+    }
+
+    private void CountValue()
+    {
+        if (++created > MaxValues)
+        {
+            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: its pickle creates more than {MaxValues} values (a crafted file; a weights file needs a few per tensor).");
+        }
+    }
+
+    private object? Peek(int at) => stack.Count > Floor() ? stack[^1] : throw Bad(at, "an empty stack");
+
+    private object? Pop(int at)
+    {
+        var v = Peek(at);
+        stack.RemoveAt(stack.Count - 1);
+        return v;
+    }
+
+    private List<object?> PopMark(int at)
+    {
+        if (marks.Count == 0)
+        {
+            throw Bad(at, "a MARK that was never set");
+        }
+
+        var m = marks.Pop();
+        var items = stack.GetRange(m, stack.Count - m);
+        stack.RemoveRange(m, stack.Count - m);
+        return items;
+    }
+
+    private byte Byte() => Take(1)[0];
+
+    private ReadOnlySpan<byte> Take(int n)
+    {
+        if (n < 0 || n > data.Length - pos)
+        {
+            throw new ModelLoadException($"{path}: truncated checkpoint: its pickle ends at byte {data.Length} in the middle of a value (at byte {pos}).");
+        }
+
+        var span = data.AsSpan(pos, n);
+        pos += n;
+        return span;
+    }
+
+    private int Length(int at, long n) => n >= 0 && n <= data.Length - pos ? (int)n : throw Bad(at, $"a length of {n} bytes, more than the {data.Length - pos} left in the pickle");
+
+    private int Length(int at, ulong n) => n <= (ulong)(data.Length - pos) ? (int)n : throw Bad(at, $"a length of {n} bytes, more than the {data.Length - pos} left in the pickle");
+
+    private string Text(int at, int n)
+    {
+        try
+        {
+            return new UTF8Encoding(false, true).GetString(Take(n));
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Bad(at, "a string that is not UTF-8");
+        }
+    }
+
+    private string Latin1(int n) => Encoding.Latin1.GetString(Take(n));
+
+    private string Line(int at)
+    {
+        var end = Array.IndexOf(data, (byte)'\n', pos, Math.Min(data.Length - pos, 256));
+        if (end < 0)
+        {
+            throw Bad(at, "a GLOBAL name that does not end within 256 bytes");
+        }
+
+        var s = Encoding.UTF8.GetString(data, pos, end - pos);
+        pos = end + 1;
+        return s;
+    }
+
+    private long Long(int at, int n)
+    {
+        if (n > 8)
+        {
+            throw Bad(at, $"an integer of {n} bytes (more than 64 bits)");
+        }
+
+        var bytes = Take(n);
+        long v = 0;
+        for (var i = n - 1; i >= 0; i--)
+        {
+            v = (v << 8) | bytes[i];
+        }
+
+        // Sign-extend from the top byte (two's complement, little-endian).
+        if (n is > 0 and < 8 && (bytes[n - 1] & 0x80) != 0)
+        {
+            v -= 1L << (8 * n);
+        }
+
+        return v;
+    }
+
+    private ModelLoadException Bad(int at, string problem) => new($"{path}: not a valid PyTorch checkpoint: its pickle has {problem} (at byte {at}; a corrupt or crafted file).");
+}
