@@ -14,7 +14,7 @@ internal static class EmbedTensorCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var weights = new Option<string>("--weights") { Description = "Checkpoint: a .safetensors file or a folder holding one.", Required = true };
+        var weights = new Option<string>("--weights") { Description = "Checkpoint: a .safetensors, .pt, .pth or .bin file, or a folder holding one.", Required = true };
         var input = new Option<string>("--input") { Description = "Input safetensors: video F32 [B,T,3,H,W], optional video_mask, text_ids, text_mask (I64).", Required = true };
         var outputOpt = new Option<string>("--output") { Description = "Output safetensors: video_embedding, text_embedding, tokens_per_clip.", Required = true };
         var vocab = new Option<string?>("--vocab") { Description = "CLIP vocabulary (folder or file); default: beside the weights." };

@@ -21,7 +21,7 @@ internal static class IndexCommand
     {
         var source = new Argument<string>("source") { Description = "A folder of videos (searched recursively) or a text file listing one video path per line." };
         var output = new Option<string>("--out") { Description = "Output folder for the index (created if missing). Running again continues where the last run stopped.", Required = true };
-        var model = new Option<string?>("--model") { Description = "A model folder (safetensors checkpoint + vocabulary), a .safetensors file, or random:vit-b32 / random:vit-b16 (meaningless embeddings, for trying the pipeline)." };
+        var model = new Option<string?>("--model") { Description = "A model folder (checkpoint + vocabulary), a .safetensors, .pt, .pth or .bin checkpoint, or random:vit-b32 / random:vit-b16 (meaningless embeddings, for trying the pipeline)." };
         var frames = new Option<int>("--frames") { Description = "Frames sampled per video.", DefaultValueFactory = _ => 12 };
         var batch = new Option<int>("--batch") { Description = "Videos per encoder batch.", DefaultValueFactory = _ => 4 };
         var decoders = new Option<int>("--decoders") { Description = "Concurrent ffmpeg decoders.", DefaultValueFactory = _ => 2 };
@@ -157,7 +157,7 @@ internal static class IndexCommand
 
         if (string.IsNullOrWhiteSpace(model))
         {
-            throw new UsageException("--model is required: give a model folder (safetensors checkpoint and vocabulary) or random:vit-b32 to try the pipeline.");
+            throw new UsageException("--model is required: give a model folder (checkpoint and vocabulary), a .safetensors/.pt/.bin checkpoint, or random:vit-b32 to try the pipeline.");
         }
 
         EncoderOptionsParsing.Frames(frames);
