@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what TempMe.Pipeline needs on a Debian machine, skipping what is already there.
 #   scripts/install-deps.sh            runtime: ffmpeg, OpenBLAS
-#   scripts/install-deps.sh --test     also PostgreSQL, Chromium, kubectl and Azurite (npm, into .ci/.work)
+#   scripts/install-deps.sh --test     also PostgreSQL, Chromium, Prometheus (server + promtool), kubectl and Azurite (npm, into .ci/.work)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(ffmpeg libopenblas0-pthread)
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(postgresql chromium)
+  # prometheus: a real server scrapes a running silo in tests, and promtool checks the exposition.
+  want+=(postgresql chromium prometheus)
   # Node may come from another source than Debian (its own npm inside): only install Debian's when none is there.
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
   # kubectl renders the Kubernetes overlays in tests; keep one that is already installed (e.g. from a cloud SDK).
