@@ -88,6 +88,19 @@ public static class TempMeTelemetry
         ["dotnet.timer.count"] = "dotnet.timers",
     };
 
+    /// <summary>
+    /// The tags kept, per meter, of the instrumentations whose other tags name addresses: Npgsql's pool name is the
+    /// connection string (host, port, user, database), and server, peer, DNS and listen addresses come with HTTP,
+    /// DNS and Kestrel measurements. <c>/metrics</c> is public and shows no addresses (docs/DISTRIBUTED.md).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string[]> KeptTags { get; } = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["Npgsql"] = ["db.client.connection.state", "db.system.name", "db.operation.name", "db.response.status_code", "error.type"],
+        ["System.Net.Http"] = ["http.request.method", "http.response.status_code", "http.connection.state", "network.protocol.version", "url.scheme", "error.type"],
+        ["System.Net.NameResolution"] = ["error.type"],
+        ["Microsoft.AspNetCore.Server.Kestrel"] = ["network.transport", "network.type", "network.protocol.name", "network.protocol.version", "tls.protocol.version", "error.type"],
+    };
+
     private static MetricStreamConfiguration? View(Instrument instrument)
     {
         // Our histograms keep the seconds buckets dashboards and alerts were written against (the SDK's defaults are for milliseconds).
@@ -96,6 +109,8 @@ public static class TempMeTelemetry
             return new ExplicitBucketHistogramConfiguration { Boundaries = [.. SecondsBuckets] };
         }
 
-        return Renamed.TryGetValue(instrument.Name, out var name) ? new MetricStreamConfiguration { Name = name } : null;
+        var name = Renamed.GetValueOrDefault(instrument.Name);
+        var tags = KeptTags.GetValueOrDefault(instrument.Meter.Name);
+        return name is null && tags is null ? null : new MetricStreamConfiguration { Name = name, TagKeys = tags };
     }
 }
