@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -49,6 +50,9 @@ public static class TempMeHostingExtensions
         }
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+
+        // The exporter reads OTEL_* (endpoint, protocol, headers, export interval) through configuration.
+        builder.Configuration.AddEnvironmentVariables();
         builder.Services.AddTempMeTelemetry(serviceName, prometheus: false);
         var host = builder.Build();
         await host.StartAsync(cancellationToken);

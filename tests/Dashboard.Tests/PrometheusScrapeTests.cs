@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Dashboard.Tests;
 
@@ -61,6 +62,36 @@ public sealed class PrometheusScrapeTests(DashboardFixture fixture)
         }
 
         await prometheus.QueryUntilFoundAsync("dotnet_gc_collections_total{job=\"tempme-worker\"}", TimeSpan.FromSeconds(30));
+        Assert.False(silo.HasExited, silo.Output);
+        Assert.False(worker.HasExited, worker.Output);
+    }
+
+    [Fact]
+    public async Task With_OTEL_EXPORTER_OTLP_ENDPOINT_the_silo_and_a_worker_without_a_listener_export_through_OTLP()
+    {
+        using var receiver = new OtlpReceiver();
+        var otel = new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+            ["TEMPME_DB"] = null,
+        };
+        var db = fixture.CreateDatabase();
+        var siloPort = DashboardFixture.FreePort();
+        using var silo = new TempmeProcess(
+            ["silo", "--db", db, "--urls", $"http://127.0.0.1:{siloPort}", "--allowed-roots", fixture.Root],
+            new Dictionary<string, string?>(otel) { ["TEMPME_API_TOKEN"] = DashboardFixture.Token });
+
+        // No --health-urls: the worker has no web host, so its bare OTLP host is what exports.
+        using var worker = new TempmeProcess(["worker", "--db", db, "--worker-id", "otlp-worker-1"], otel);
+
+        Assert.True(
+            await receiver.WaitForAsync("/v1/metrics", TimeSpan.FromSeconds(60), "tempme-silo", "tempme.queue.depth"),
+            $"no OTLP metrics with tempme.queue.depth from the silo ({receiver.Summary()})\n{DashboardFixture.Dump([silo])}");
+        Assert.True(
+            await receiver.WaitForAsync("/v1/metrics", TimeSpan.FromSeconds(60), "tempme-worker", "dotnet.gc.collections"),
+            $"no OTLP metrics from the worker ({receiver.Summary()})\n{DashboardFixture.Dump([worker])}");
         Assert.False(silo.HasExited, silo.Output);
         Assert.False(worker.HasExited, worker.Output);
     }
