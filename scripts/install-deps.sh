@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what TempMe.Pipeline needs on a Debian machine, skipping what is already there.
 #   scripts/install-deps.sh            runtime: ffmpeg, OpenBLAS
-#   scripts/install-deps.sh --test     also PostgreSQL, Chromium, kubectl and Azurite (npm, into .ci/.work)
+#   scripts/install-deps.sh --test     also PostgreSQL, Chromium, Prometheus (server + promtool), kubectl and Azurite (npm, into .ci/.work)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(ffmpeg libopenblas0-pthread)
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(postgresql chromium)
+  # prometheus: a real server scrapes a running silo in tests, and promtool checks the exposition.
+  want+=(postgresql chromium prometheus)
   # Debian's CPU torch writes the PyTorch checkpoints (zip torch.save, TorchScript) the encoder tests load.
   want+=(python3-torch)
   # Node may come from another source than Debian (its own npm inside): only install Debian's when none is there.

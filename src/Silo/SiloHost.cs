@@ -56,7 +56,7 @@ internal static class SiloHost
         builder.Services.AddHostedService<SiloBackgroundService>();
         builder.Services.AddSingleton<DashboardState>();
         builder.Services.AddHostedService<SiloDashboardService>();
-        builder.AddTempMeDefaults(sp => new TempMeReadiness
+        builder.AddTempMeDefaults("tempme-silo", sp => new TempMeReadiness
         {
             IsReadyAsync = sp.GetRequiredService<PostgresLedger>().IsReadyAsync,
             NotReadyDetail = "PostgreSQL is unreachable or its schema is not migrated.",

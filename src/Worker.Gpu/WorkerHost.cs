@@ -21,6 +21,9 @@ namespace TempMe.Pipeline.Worker;
 /// </summary>
 internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
 {
+    // The OpenTelemetry service.name of workers (OTEL_SERVICE_NAME overrides it).
+    private const string ServiceName = "tempme-worker";
+
     private readonly ModelCache _models = new(options.ModelCacheFolder, options.ModelRoots, options.MaxModelBytes);
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly WorkerTimes _times = new();
@@ -240,16 +243,15 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
     private async Task<IAsyncDisposable> StartHealthAsync(PostgresLedger ledger, CancellationToken cancellationToken)
     {
         // Metrics go out through OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, listener or not.
-        TempMeHostingExtensions.StartOtlpIfConfigured();
         if (string.IsNullOrWhiteSpace(options.HealthUrls))
         {
-            return new NoHealth();
+            return await TempMeHostingExtensions.StartOtlpHostIfConfiguredAsync(ServiceName, cancellationToken) ?? new NoHealth();
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(options.HealthUrls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
-        builder.AddTempMeDefaults(_ => new TempMeReadiness
+        builder.AddTempMeDefaults(ServiceName, _ => new TempMeReadiness
         {
             IsReadyAsync = async ct => _ready && await ledger.IsReadyAsync(ct),
             NotReadyDetail = "PostgreSQL is unreachable or its schema is not migrated.",

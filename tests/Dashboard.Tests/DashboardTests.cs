@@ -114,7 +114,10 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         await Shot(phone, "dashboard-job-phone.png");
 
         // Metrics: the worker's counters and histograms, the silo's queue gauges.
-        var workerMetrics = PrometheusText.Parse(await http.GetStringAsync($"http://127.0.0.1:{workerPort}/metrics"));
+        var workerText = await http.GetStringAsync($"http://127.0.0.1:{workerPort}/metrics");
+        var (lintExit, lint) = PrometheusServer.CheckMetrics(workerText);
+        Assert.True(lintExit == 0 && lint.Trim().Length == 0, $"promtool check metrics failed on the worker's /metrics after a job (exit {lintExit}):\n{lint}");
+        var workerMetrics = PrometheusText.Parse(workerText);
         Assert.Equal(8, workerMetrics.Sum("tempme_videos_done_total"));
         var failed = Assert.Single(workerMetrics.Named("tempme_videos_failed_total"), s => s.Labels.GetValueOrDefault("error_code") == "not_a_video");
         Assert.True(failed.Value >= 1);

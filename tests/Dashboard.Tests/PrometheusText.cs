@@ -73,19 +73,27 @@ internal static partial class PrometheusText
         {
             var buckets = samples.Where(x => x.Name == family + "_bucket").ToList();
             Assert.NotEmpty(buckets);
-            var ordered = buckets.Select(b => (Le: b.Labels["le"] == "+Inf" ? double.PositiveInfinity : double.Parse(b.Labels["le"], CultureInfo.InvariantCulture), b.Value)).ToList();
-            for (var i = 1; i < ordered.Count; i++)
-            {
-                Assert.True(ordered[i].Le > ordered[i - 1].Le && ordered[i].Value >= ordered[i - 1].Value, $"{family} buckets are not cumulative");
-            }
 
-            Assert.True(double.IsPositiveInfinity(ordered[^1].Le), $"{family} lacks le=\"+Inf\"");
-            Assert.Equal(ordered[^1].Value, samples.Single(x => x.Name == family + "_count").Value);
-            Assert.Single(samples, x => x.Name == family + "_sum");
+            // One histogram per label set (le aside): cumulative buckets ending in +Inf, whose count is _count, and one _sum.
+            foreach (var series in buckets.GroupBy(b => Key(b.Labels, "le")))
+            {
+                var ordered = series.Select(b => (Le: b.Labels["le"] == "+Inf" ? double.PositiveInfinity : double.Parse(b.Labels["le"], CultureInfo.InvariantCulture), b.Value)).ToList();
+                for (var i = 1; i < ordered.Count; i++)
+                {
+                    Assert.True(ordered[i].Le > ordered[i - 1].Le && ordered[i].Value >= ordered[i - 1].Value, $"{family}{{{series.Key}}} buckets are not cumulative");
+                }
+
+                Assert.True(double.IsPositiveInfinity(ordered[^1].Le), $"{family}{{{series.Key}}} lacks le=\"+Inf\"");
+                Assert.Equal(ordered[^1].Value, samples.Single(x => x.Name == family + "_count" && Key(x.Labels, null) == series.Key).Value);
+                Assert.Single(samples, x => x.Name == family + "_sum" && Key(x.Labels, null) == series.Key);
+            }
         }
 
         return new Scrape(types, samples);
     }
+
+    private static string Key(IReadOnlyDictionary<string, string> labels, string? except) =>
+        string.Join(',', labels.Where(l => l.Key != except).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
 
     [GeneratedRegex("^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$")]
     private static partial Regex Comment();

@@ -59,7 +59,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(url);
         builder.Services.AddSingleton(dashboard._state);
-        builder.AddTempMeDefaults(_ => new TempMeReadiness { IsReadyAsync = _ => Task.FromResult(true) });
+        builder.AddTempMeDefaults("tempme-index", _ => new TempMeReadiness { IsReadyAsync = _ => Task.FromResult(true) });
         var app = builder.Build();
         app.MapTempMeDefaults();
         DashboardEndpoints.Map(app);
