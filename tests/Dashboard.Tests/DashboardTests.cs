@@ -212,6 +212,15 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         }
 
         PrometheusText.Parse(metrics);
+
+        // The search endpoint checks its request before anything else: problem details, whatever the run's phase.
+        foreach (var (query, status) in new[] { ("local/search?q=", HttpStatusCode.BadRequest), ("local/search?q=pasta&k=0", HttpStatusCode.BadRequest), ("other/search?q=pasta", HttpStatusCode.NotFound) })
+        {
+            using var answer = await http.GetAsync("api/jobs/" + query);
+            Assert.Equal(status, answer.StatusCode);
+            Assert.Equal("application/problem+json", answer.Content.Headers.ContentType?.MediaType);
+        }
+
         Assert.Equal(0, await index.WaitAsync(TimeSpan.FromSeconds(90)));
     }
 
