@@ -157,7 +157,7 @@
     else if (search.results && search.results.length === 0) body = `<div class="empty">No videos in this index.</div>`;
     else if (search.results) {
       body = `<table id="search-results"><thead><tr><th class="num">#</th><th class="num">Score</th><th>Video</th><th>Sampled at (s)</th></tr></thead><tbody>${search.results.map((r) =>
-        `<tr><td class="num">${int(r.rank)}</td><td class="num">${r.score.toFixed(4)}</td><td class="src mono">${esc(r.source)}</td><td class="mono">${esc(r.timestamps_s.map((t) => t.toFixed(1)).join(" "))}</td></tr>`).join("")}</tbody></table>`;
+        `<tr><td class="num">${int(r.rank)}</td><td class="num">${r.score.toFixed(4)}</td><td class="src mono">${esc(r.source)}</td><td class="mono">${esc(r.timestamps_s.map((t) => t.toFixed(2)).join(" "))}</td></tr>`).join("")}</tbody></table>`;
     }
     return `<section class="card"><h2>Search this index</h2>
       <form id="search-form" class="row" autocomplete="off"><input id="search-q" type="search" name="q" placeholder="${done ? "a man is cooking pasta" : "available once the job has completed"}" value="${esc(search.q)}" ${done ? "" : "disabled"} aria-label="Search text">
