@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Grains.Postgres;
 using TempMe.Pipeline.Pipeline.Output;
+using TempMe.Pipeline.Silo.Search;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Silo;
@@ -25,6 +26,7 @@ internal static class JobEndpoints
         api.MapGet("/{id}", async (string id, PostgresLedger ledger, CancellationToken ct) =>
             await ledger.GetJobAsync(id, ct) is { } job ? Results.Json(JobView.From(job), ApiJson.Options) : NotFound(id));
         api.MapGet("/{id}/failures", FailuresAsync);
+        api.MapGet("/{id}/search", SearchAsync);
 
         api.MapPost("/", SubmitAsync).AddEndpointFilter(RequireToken);
         api.MapPost("/{id}/cancel", async (string id, PostgresLedger ledger, CancellationToken ct) =>
@@ -97,6 +99,29 @@ internal static class JobEndpoints
         }
 
         return Results.Json(rows.Select(r => Row(r.Failure)).ToList(), ApiJson.Options);
+    }
+
+    /// <summary>Text search over a finished job's output, with the job's model.</summary>
+    private static async Task<IResult> SearchAsync(string id, HttpContext context, PostgresLedger ledger, IndexSearchService search, CancellationToken ct)
+    {
+        var (request, problem) = SearchRequest.Parse(context.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (await ledger.GetJobForWorkAsync(id, ct) is not { } job)
+        {
+            return NotFound(id);
+        }
+
+        if (job.State is not (JobStates.Completed or JobStates.CompletedWithFailures))
+        {
+            return Results.Problem(title: "index not finished", detail: $"Job {id} is {job.State}; its index can be searched once the job has completed.", statusCode: StatusCodes.Status409Conflict);
+        }
+
+        var (store, localRoot) = IndexSearchService.OpenStore(job.Spec.Output);
+        return await search.SearchAsync(id, store, localRoot, job.Spec.Model, request!, ct);
     }
 
     private static FailureRow Row(Grains.FailureRecord f) => new() { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts };

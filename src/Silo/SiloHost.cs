@@ -55,6 +55,7 @@ internal static class SiloHost
         });
         builder.Services.AddHostedService<SiloBackgroundService>();
         builder.Services.AddSingleton<DashboardState>();
+        builder.Services.AddSingleton<Search.IndexSearchService>();
         builder.Services.AddHostedService<SiloDashboardService>();
         builder.AddTempMeDefaults("tempme-silo", sp => new TempMeReadiness
         {

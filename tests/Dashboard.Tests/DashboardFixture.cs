@@ -54,7 +54,14 @@ public sealed class DashboardFixture : IDisposable
 
     public TempmeProcess StartSilo(string db, int port) => new(
         ["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", Root],
-        new Dictionary<string, string?> { ["TEMPME_API_TOKEN"] = Token, ["TEMPME_DB"] = null });
+        new Dictionary<string, string?>
+        {
+            ["TEMPME_API_TOKEN"] = Token,
+            ["TEMPME_DB"] = null,
+
+            // random:vit-b32 has no vocabulary beside it; the job page's search box needs one.
+            ["TEMPME_CLIP_VOCAB"] = Path.Combine(RepoPaths.Shared, "reference", "clip-bpe"),
+        });
 
     public static TempmeProcess StartWorker(string db, string id, int healthPort) => new(
         ["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "1", "--concurrency", "1", "--batch", "2", "--worker-id", id, "--health-urls", $"http://127.0.0.1:{healthPort}"],

@@ -92,6 +92,24 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         Assert.EndsWith("broken.mp4", JsonDocument.Parse(line).RootElement.GetProperty("source").GetString(), StringComparison.Ordinal);
         await Shot(page, "dashboard-job-desktop.png");
 
+        // Search: type a query, see the ranked results (8 videos were indexed) with scores, sources and timestamps.
+        await page.FillAsync("#search-q", "a man is cooking pasta");
+        await page.PressAsync("#search-q", "Enter");
+        await page.WaitForSelectorAsync("#search-results tbody tr", new PageWaitForSelectorOptions { Timeout = 60_000 });
+        var results = page.Locator("#search-results tbody tr");
+        Assert.Equal(8, await results.CountAsync());
+        Assert.Equal("1", await results.Nth(0).Locator("td").Nth(0).InnerTextAsync());
+        Assert.EndsWith(".mp4", await results.Nth(0).Locator("td").Nth(2).InnerTextAsync(), StringComparison.Ordinal);
+        var shownScores = new List<double>();
+        for (var i = 0; i < 8; i++)
+        {
+            shownScores.Add(double.Parse(await results.Nth(i).Locator("td").Nth(1).InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal(shownScores.OrderByDescending(x => x).ToList(), shownScores);
+        Assert.Equal("a man is cooking pasta", await page.InputValueAsync("#search-q"));
+        await Shot(page, "dashboard-job-search-desktop.png");
+
         // Retry failed: the page asks for the token, keeps it in sessionStorage and sends it as a bearer token.
         await page.ClickAsync("button[data-action=retry-failed]");
         await page.WaitForSelectorAsync("#token-dialog[open]");
@@ -215,6 +233,15 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         }
 
         PrometheusText.Parse(metrics);
+
+        // The search endpoint checks its request before anything else: problem details, whatever the run's phase.
+        foreach (var (query, status) in new[] { ("local/search?q=", HttpStatusCode.BadRequest), ("local/search?q=pasta&k=0", HttpStatusCode.BadRequest), ("other/search?q=pasta", HttpStatusCode.NotFound) })
+        {
+            using var answer = await http.GetAsync("api/jobs/" + query);
+            Assert.Equal(status, answer.StatusCode);
+            Assert.Equal("application/problem+json", answer.Content.Headers.ContentType?.MediaType);
+        }
+
         Assert.Equal(0, await index.WaitAsync(TimeSpan.FromSeconds(90)));
     }
 

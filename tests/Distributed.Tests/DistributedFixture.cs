@@ -129,15 +129,24 @@ public sealed class DistributedFixture : IDisposable
     }
 
     /// <summary>Starts <c>tempme</c> with the test environment (blob connection string, API token unless told otherwise).</summary>
-    public TempmeProcess Start(string[] args, bool withToken = true) => new(args, new Dictionary<string, string?>
+    public TempmeProcess Start(string[] args, bool withToken = true, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        ["AZURE_STORAGE_CONNECTION_STRING"] = BlobConnection,
-        ["TEMPME_API_TOKEN"] = withToken ? Token : null,
-        ["TEMPME_DB"] = null,
-    });
+        var variables = new Dictionary<string, string?>
+        {
+            ["AZURE_STORAGE_CONNECTION_STRING"] = BlobConnection,
+            ["TEMPME_API_TOKEN"] = withToken ? Token : null,
+            ["TEMPME_DB"] = null,
+        };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            variables[name] = value;
+        }
 
-    public TempmeProcess StartSilo(string db, int port, bool withToken = true) =>
-        Start(["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", LocalRoot], withToken);
+        return new(args, variables);
+    }
+
+    public TempmeProcess StartSilo(string db, int port, bool withToken = true, IReadOnlyDictionary<string, string?>? environment = null) =>
+        Start(["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", LocalRoot], withToken, environment);
 
     public TempmeProcess StartWorker(string db, string id) =>
         Start(["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);

@@ -9,6 +9,8 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return IndexCommand.Create();
+        yield return SearchCommand.Create();
+        yield return EvalCommand.Create();
         yield return FramesCommand.Create();
         yield return EmbedTensorCommand.Create();
         yield return ConvertCheckpointCommand.Create();
@@ -20,5 +22,6 @@ internal static class CommandCatalog
         yield return BenchDecodeCommand.Create();
         yield return BenchIndexCommand.Create();
         yield return BenchLedgerCommand.Create();
+        yield return BenchSearchCommand.Create();
     }
 }

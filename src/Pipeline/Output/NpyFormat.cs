@@ -22,17 +22,7 @@ public static class NpyFormat
             throw new ArgumentException($"Expected {rows}×{columns} = {rows * columns} floats, got {data.Length}.", nameof(data));
         }
 
-        var dict = string.Create(CultureInfo.InvariantCulture, $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
-        var unpadded = Magic.Length + 2 + 2 + dict.Length + 1;
-        var padding = (64 - (unpadded % 64)) % 64;
-        var header = dict + new string(' ', padding) + "\n";
-        Span<byte> prefix = stackalloc byte[10];
-        Magic.CopyTo(prefix);
-        prefix[6] = 1;
-        prefix[7] = 0;
-        BinaryPrimitives.WriteUInt16LittleEndian(prefix[8..], checked((ushort)header.Length));
-        destination.Write(prefix);
-        destination.Write(Encoding.ASCII.GetBytes(header));
+        WriteHeader(destination, rows, columns);
         var buffer = new byte[Math.Min(data.Length, 1 << 16) * sizeof(float)];
         for (var offset = 0; offset < data.Length; offset += buffer.Length / sizeof(float))
         {
@@ -44,6 +34,26 @@ public static class NpyFormat
 
             destination.Write(buffer, 0, chunk.Length * sizeof(float));
         }
+    }
+
+    /// <summary>
+    /// Writes only the header of a <c>[rows, columns]</c> float32 matrix; the caller then writes <c>rows × columns</c>
+    /// little-endian floats (used to stream matrices too large to hold at once).
+    /// </summary>
+    public static void WriteHeader(Stream destination, long rows, int columns)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var dict = string.Create(CultureInfo.InvariantCulture, $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+        var unpadded = Magic.Length + 2 + 2 + dict.Length + 1;
+        var padding = (64 - (unpadded % 64)) % 64;
+        var header = dict + new string(' ', padding) + "\n";
+        Span<byte> prefix = stackalloc byte[10];
+        Magic.CopyTo(prefix);
+        prefix[6] = 1;
+        prefix[7] = 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(prefix[8..], checked((ushort)header.Length));
+        destination.Write(prefix);
+        destination.Write(Encoding.ASCII.GetBytes(header));
     }
 
     /// <summary>Reads a float32 matrix written by <see cref="WriteFloat32"/> (or numpy), returning its shape and data.</summary>

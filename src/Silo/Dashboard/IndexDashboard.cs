@@ -35,6 +35,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
     private readonly DateTimeOffset _created = DateTimeOffset.UtcNow;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
+    private readonly Search.IndexSearchService _search = new();
     private WebApplication? _app;
     private Task _loop = Task.CompletedTask;
     private PipelineCounters? _counters;
@@ -64,6 +65,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
         app.MapTempMeDefaults();
         DashboardEndpoints.Map(app);
         app.MapGet("/api/jobs/{id}/failures", (string id, HttpContext context) => dashboard.Failures(id, context));
+        app.MapGet("/api/jobs/{id}/search", (string id, HttpContext context, CancellationToken ct) => dashboard.SearchAsync(id, context, ct));
         dashboard.Publish();
         await app.StartAsync(cancellationToken);
         dashboard._app = app;
@@ -108,6 +110,36 @@ internal sealed class IndexDashboard : IAsyncDisposable
         }
 
         _stop.Dispose();
+        _search.Dispose();
+    }
+
+    /// <summary>Text search over this run's output once it has finished (the index is not complete before).</summary>
+    private async Task<IResult> SearchAsync(string id, HttpContext context, CancellationToken cancellationToken)
+    {
+        var (request, problem) = Search.SearchRequest.Parse(context.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (id != JobId)
+        {
+            return Results.Problem(title: "job not found", detail: $"This dashboard shows one run, '{JobId}'; there is no job '{id}'.", statusCode: StatusCodes.Status404NotFound);
+        }
+
+        bool finished;
+        lock (_lock)
+        {
+            finished = _finished is not null && _phase == "completed";
+        }
+
+        if (!finished)
+        {
+            return Results.Problem(title: "index not finished", detail: $"This run is {_phase}; its index can be searched once it has completed (or with tempme search {_info.Output}).", statusCode: StatusCodes.Status409Conflict);
+        }
+
+        var root = Path.GetFullPath(_info.Output);
+        return await _search.SearchAsync(JobId, new Storage.LocalFolderStore(root), root, _info.Model, request!, cancellationToken);
     }
 
     private async Task LoopAsync(CancellationToken cancellationToken)

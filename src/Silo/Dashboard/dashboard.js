@@ -11,6 +11,8 @@
   const tokenInput = document.getElementById("token-input");
   let snapshot = null;
   let failures = { jobId: null, failed: -1, rows: null, error: null };
+  // Search state lives here, not in the DOM: the page is redrawn on every snapshot.
+  let search = { jobId: null, q: "", results: null, error: null, busy: false };
   let pendingAction = null;
 
   const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -146,6 +148,35 @@
       .catch((e) => { if (failures.jobId === job.id) { failures.error = e.message; render(); } });
   }
 
+  function searchCard(job) {
+    if (search.jobId !== job.id) search = { jobId: job.id, q: "", results: null, error: null, busy: false };
+    const done = job.state === "completed" || job.state === "completed_with_failures";
+    let body = "";
+    if (search.error) body = `<div class="empty" id="search-error">${esc(search.error)}</div>`;
+    else if (search.busy) body = `<div class="empty">Searching…</div>`;
+    else if (search.results && search.results.length === 0) body = `<div class="empty">No videos in this index.</div>`;
+    else if (search.results) {
+      body = `<table id="search-results"><thead><tr><th class="num">#</th><th class="num">Score</th><th>Video</th><th>Sampled at (s)</th></tr></thead><tbody>${search.results.map((r) =>
+        `<tr><td class="num">${int(r.rank)}</td><td class="num">${r.score.toFixed(4)}</td><td class="src mono">${esc(r.source)}</td><td class="mono">${esc(r.timestamps_s.map((t) => t.toFixed(2)).join(" "))}</td></tr>`).join("")}</tbody></table>`;
+    }
+    return `<section class="card"><h2>Search this index</h2>
+      <form id="search-form" class="row" autocomplete="off"><input id="search-q" type="search" name="q" placeholder="${done ? "a man is cooking pasta" : "available once the job has completed"}" value="${esc(search.q)}" ${done ? "" : "disabled"} aria-label="Search text">
+      <button type="submit" ${done ? "" : "disabled"}>Search</button></form><div class="spaced">${body}</div></section>`;
+  }
+
+  async function runSearch(jobId, q) {
+    search = { jobId, q, results: null, error: null, busy: true };
+    render();
+    try {
+      const r = await fetch(`api/jobs/${encodeURIComponent(jobId)}/search?q=${encodeURIComponent(q)}&k=10`, { headers: { Accept: "application/json" } });
+      const body = await r.json().catch(() => null);
+      if (search.jobId !== jobId || search.q !== q) return;
+      search = r.ok ? { jobId, q, results: body, error: null, busy: false }
+        : { jobId, q, results: null, error: (body && (body.detail || body.title)) || "HTTP " + r.status, busy: false };
+    } catch (e) { search = { jobId, q, results: null, error: "Request failed: " + e.message, busy: false }; }
+    render();
+  }
+
   function renderJob(s, id) {
     const job = s.jobs.find((j) => j.id === id);
     if (!job) { view.innerHTML = `<a class="back" href="#/">← All jobs</a><div class="card empty">Job ${esc(id)} is not among the jobs shown.</div>`; return; }
@@ -169,6 +200,7 @@
           <dt>Created</dt><dd>${new Date(job.created).toLocaleString()}</dd>${job.finished ? `<dt>Finished</dt><dd>${new Date(job.finished).toLocaleString()}</dd>` : ""}
           ${job.message ? `<dt>Message</dt><dd>${esc(job.message)}</dd>` : ""}</dl></section>
       </div>
+      ${searchCard(job)}
       <section class="card"><h2>Most frequent errors</h2>${errors}</section>
       <section class="card"><div class="row"><h2 class="flush">Failures</h2><a id="download-failures" class="push" href="api/jobs/${encodeURIComponent(job.id)}/failures?format=jsonl" download="${esc(job.id)}-failures.jsonl">Download JSONL</a></div>
         <div class="spaced">${failuresTable(job)}</div></section>`;
@@ -187,7 +219,9 @@
     banner.textContent = snapshot.ok ? "" : snapshot.error || "The ledger cannot be read; showing the last known state.";
     const r = route();
     const scroll = window.scrollY;
+    const typing = document.activeElement && document.activeElement.id === "search-q";
     if (r.job) renderJob(snapshot, r.job); else renderOverview(snapshot);
+    if (typing) { const input = document.getElementById("search-q"); if (input) { input.focus(); input.setSelectionRange(input.value.length, input.value.length); } }
     applyWidths(view);
     window.scrollTo(0, scroll);
   }
@@ -220,6 +254,13 @@
   view.addEventListener("click", (e) => {
     const button = e.target.closest("button[data-action]");
     if (button) act(button.dataset.action, route().job);
+  });
+  view.addEventListener("input", (e) => { if (e.target.id === "search-q") search.q = e.target.value; });
+  view.addEventListener("submit", (e) => {
+    if (e.target.id !== "search-form") return;
+    e.preventDefault();
+    const q = document.getElementById("search-q").value.trim();
+    if (q) runSearch(route().job, q);
   });
   window.addEventListener("hashchange", () => { window.scrollTo(0, 0); render(); });
 

@@ -1,0 +1,70 @@
+using System.Net;
+using System.Text.Json;
+using TempMe.Pipeline.Testing;
+
+namespace TempMe.Pipeline.Distributed.Tests;
+
+/// <summary><c>GET /api/jobs/{id}/search</c> on a real silo, worker, PostgreSQL and Azurite.</summary>
+[Collection(DistributedCollection.Name)]
+public sealed class SearchApiTests(DistributedFixture fixture)
+{
+    [Fact]
+    public async Task A_finished_jobs_output_answers_text_searches_and_bad_requests_get_problem_details()
+    {
+        var db = fixture.CreateDatabase();
+        var (container, _) = await fixture.UploadAsync(6);
+        var port = DistributedFixture.FreePort();
+
+        // random:vit-b32 has no vocabulary beside it: the silo takes the CLIP one from the environment.
+        using var silo = fixture.StartSilo(db, port, environment: new Dictionary<string, string?>
+        {
+            ["TEMPME_CLIP_VOCAB"] = Path.Combine(RepoPaths.Shared, "reference", "clip-bpe"),
+        });
+        using var client = new SiloClient(port);
+        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
+
+        var missing = await client.Http.GetAsync("api/jobs/nope/search?q=pasta");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+
+        var id = await client.SubmitAsync(new
+        {
+            source = DistributedFixture.Address(container, "in"),
+            output = DistributedFixture.Address(container, "out"),
+            model = "random:vit-b32",
+            frames = 12,
+            shardSize = 3,
+            maxAttempts = 3,
+        });
+
+        // No worker yet: the job is not finished.
+        var early = await client.Http.GetAsync($"api/jobs/{id}/search?q=pasta");
+        Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+        Assert.Contains("completed", await early.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var worker = fixture.StartWorker(db, "worker-a");
+        await client.WaitForJobAsync(id, j => j.GetProperty("manifestWritten").GetBoolean(), TimeSpan.FromSeconds(150), silo, worker);
+
+        var found = await client.Http.GetAsync($"api/jobs/{id}/search?q=a+man+is+cooking+pasta&k=4");
+        var body = await found.Content.ReadAsStringAsync();
+        Assert.True(found.StatusCode == HttpStatusCode.OK, body + SiloClient.Dump([silo, worker]));
+        var hits = JsonDocument.Parse(body).RootElement.EnumerateArray().ToList();
+        Assert.Equal(4, hits.Count);
+        Assert.Equal([1, 2, 3, 4], hits.Select(h => h.GetProperty("rank").GetInt32()).ToArray());
+        var scores = hits.Select(h => h.GetProperty("score").GetDouble()).ToList();
+        Assert.Equal(scores.OrderByDescending(s => s).ToList(), scores);
+        var sources = await fixture.ReadOutputSourcesAsync(container);
+        Assert.All(hits, h => Assert.Contains(h.GetProperty("source").GetString(), sources));
+        Assert.All(hits, h => Assert.Equal(12, h.GetProperty("timestamps_s").GetArrayLength()));
+
+        foreach (var (query, field) in new[] { ("q=", "q"), ("q=%20%20", "q"), ("q=pasta&k=0", "k"), ("q=pasta&k=101", "k"), ("q=pasta&k=ten", "k") })
+        {
+            var bad = await client.Http.GetAsync($"api/jobs/{id}/search?{query}");
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            var problem = JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement;
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), query);
+        }
+
+        Assert.Equal(0, await worker.TerminateAsync(TimeSpan.FromSeconds(20)));
+    }
+}
