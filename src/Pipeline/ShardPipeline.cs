@@ -429,6 +429,11 @@ public sealed class ShardPipeline
         if (work.IsLost || !await _ledger.RenewLeaseAsync(lease, _options.WorkerId, _options.Lease, cancellationToken))
         {
             Counters.AddLostShard();
+
+            // A renewal is also refused when the job was cancelled, or when the ledger stayed unreachable: then the
+            // lease is still ours, and handing it back lets the shard's skipped videos be redone without waiting for
+            // it to run out. With another worker holding it, the release changes nothing.
+            await TryReleaseAsync(lease);
             return;
         }
 

@@ -148,6 +148,29 @@ public sealed class ShardPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_renewal_refused_for_a_cancelled_job_stops_the_shard_and_hands_it_back()
+    {
+        var ledger = Ledger(3, Sources(3));
+        _sampler.Gate = async (call, _, ct) =>
+        {
+            if (call == 1)
+            {
+                ledger.CancelJob();
+                await ledger.LeaseLost.WaitAsync(Guard, ct);
+            }
+        };
+        var pipeline = Pipeline(ledger, Options() with { Decoders = 1, BatchSize = 1, Heartbeat = TimeSpan.FromMilliseconds(1) });
+
+        await pipeline.RunAsync(default).WaitAsync(Guard);
+
+        // The lease was still this worker's: handed back at once rather than left to run out.
+        Assert.Equal([0L], ledger.Released);
+        Assert.Empty(ledger.Completions);
+        Assert.Empty(_store.Blobs);
+        Assert.Equal(1, _sampler.Calls);
+    }
+
+    [Fact]
     public async Task A_lease_lost_since_the_last_heartbeat_is_found_before_the_part_is_written()
     {
         var ledger = Ledger(2, Sources(2));

@@ -20,6 +20,7 @@ internal sealed class InMemoryShardLedger(TimeProvider time) : IShardLedger
     private readonly Dictionary<string, CachedEmbedding> _cache = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _leaseLost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Func<Task>? _onceWhenEmpty;
+    private bool _cancelled;
 
     /// <summary>Every accepted completion, in order.</summary>
     public ConcurrentQueue<ShardCompletion> Completions { get; } = new();
@@ -61,6 +62,15 @@ internal sealed class InMemoryShardLedger(TimeProvider time) : IShardLedger
         }
     }
 
+    /// <summary>Cancels the job, as the distributed ledger does: no more claims, and renewals are refused though the leases stay.</summary>
+    public void CancelJob()
+    {
+        lock (_gate)
+        {
+            _cancelled = true;
+        }
+    }
+
     /// <summary>A video's state, attempts and last error code, by source.</summary>
     public (VideoState State, int Attempts, string? ErrorCode) VideoOf(string source)
     {
@@ -88,7 +98,7 @@ internal sealed class InMemoryShardLedger(TimeProvider time) : IShardLedger
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            if (_shards.FirstOrDefault(s => s.State == "queued" || (s.State == "leased" && s.Expires < now)) is { } shard)
+            if (!_cancelled && _shards.FirstOrDefault(s => s.State == "queued" || (s.State == "leased" && s.Expires < now)) is { } shard)
             {
                 shard.State = "leased";
                 shard.Token = Guid.NewGuid();
@@ -111,7 +121,7 @@ internal sealed class InMemoryShardLedger(TimeProvider time) : IShardLedger
     {
         lock (_gate)
         {
-            if (Holding(shard) is { } held)
+            if (!_cancelled && Holding(shard) is { } held)
             {
                 held.Expires = time.GetUtcNow() + lease;
                 return Task.FromResult(true);
