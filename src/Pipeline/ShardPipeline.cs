@@ -29,6 +29,11 @@ public sealed class ShardPipeline
     private readonly SamplingSettings _sampling;
     private readonly ShardPipelineOptions _options;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<VideoResult>> _inFlightContent = new(StringComparer.Ordinal);
+
+    // Unbounded in type, bounded in fact: a shard is written here once, when its last video settles (or at once when it
+    // has none), and a shard exists only while it holds one of ShardsInFlight slots, which it gives back after it is read
+    // from here. So at most ShardsInFlight entries are ever queued. Writers are synchronous callbacks (TryWrite), and on a
+    // bounded channel TryWrite could refuse and drop a finished shard, which would hang the run instead of bounding it.
     private readonly Channel<ShardWork> _finished = Channel.CreateUnbounded<ShardWork>(new UnboundedChannelOptions { SingleReader = true });
     private int _started;
 
@@ -85,11 +90,15 @@ public sealed class ShardPipeline
                 while (!token.IsCancellationRequested)
                 {
                     await slots.WaitAsync(token);
+
+                    // Idle only if nothing was held before this claim: a shard finishing during the claim may have been
+                    // requeued with retries, and the claim did not see it.
+                    var heldNothing = active.IsEmpty;
                     var lease = await _ledger.ClaimShardAsync(_options.WorkerId, _options.Lease, token);
                     if (lease is null)
                     {
                         slots.Release();
-                        if (_options.StopWhenIdle && active.IsEmpty)
+                        if (_options.StopWhenIdle && heldNothing)
                         {
                             return;
                         }
@@ -100,7 +109,7 @@ public sealed class ShardPipeline
                     }
 
                     var work = new ShardWork(lease, token);
-                    work.Heartbeat = Heartbeat(lease, work.HeartbeatStop.Token);
+                    work.Heartbeat = Heartbeat(work, work.HeartbeatStop.Token);
                     active[lease.ShardId] = work;
                     Counters.AddClaimed(lease.Videos.Count);
                     if (lease.Videos.Count == 0)
@@ -233,7 +242,7 @@ public sealed class ShardPipeline
         }
     }
 
-    private async Task Heartbeat(ShardLease lease, CancellationToken cancellationToken)
+    private async Task Heartbeat(ShardWork work, CancellationToken cancellationToken)
     {
         await Task.Yield();
         try
@@ -241,8 +250,10 @@ public sealed class ShardPipeline
             while (true)
             {
                 await Task.Delay(_options.Heartbeat, cancellationToken);
-                if (!await _ledger.RenewLeaseAsync(lease, _options.WorkerId, _options.Lease, cancellationToken))
+                if (!await _ledger.RenewLeaseAsync(work.Lease, _options.WorkerId, _options.Lease, cancellationToken))
                 {
+                    // Another worker owns the shard now (or its job was cancelled): stop spending work on it.
+                    work.MarkLost();
                     return;
                 }
             }
@@ -256,6 +267,12 @@ public sealed class ShardPipeline
     private async Task<DecodedVideo?> PrepareAsync(VideoJob job, CancellationToken cancellationToken)
     {
         var video = job.Video;
+        if (job.Work.IsLost)
+        {
+            Abandon(job);
+            return null;
+        }
+
         if (video.State == VideoState.Failed)
         {
             Complete(job, new VideoResult
@@ -309,6 +326,12 @@ public sealed class ShardPipeline
             if (await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, sha, cancellationToken) is { } cached)
             {
                 Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = sha, Embedding = cached, Reused = true });
+                return null;
+            }
+
+            if (job.Work.IsLost)
+            {
+                Abandon(job);
                 return null;
             }
 
@@ -400,6 +423,20 @@ public sealed class ShardPipeline
     {
         await work.StopHeartbeatAsync();
         var lease = work.Lease;
+
+        // Checked once more right before writing: a lease lost since the last heartbeat belongs to another worker,
+        // whose part for this shard has the same name; writing ours could overwrite the part it completed.
+        if (work.IsLost || !await _ledger.RenewLeaseAsync(lease, _options.WorkerId, _options.Lease, cancellationToken))
+        {
+            Counters.AddLostShard();
+
+            // A renewal is also refused when the job was cancelled, or when the ledger stayed unreachable: then the
+            // lease is still ours, and handing it back lets the shard's skipped videos be redone without waiting for
+            // it to run out. With another worker holding it, the release changes nothing.
+            await TryReleaseAsync(lease);
+            return;
+        }
+
         var results = work.Results.Select(r => r!).ToList();
         string? partName = null;
         if (results.Any(r => r.Succeeded))
@@ -431,6 +468,17 @@ public sealed class ShardPipeline
         }
     }
 
+    /// <summary>Settles a video of a lost shard without work: the shard is neither written nor completed by this worker.</summary>
+    private void Abandon(VideoJob job)
+    {
+        var video = job.Video;
+        var placeholder = new VideoResult { VideoId = video.VideoId, Source = video.Source, ErrorCode = ErrorCodes.LeaseExpired, Attempted = false };
+        if (job.Work.SetResult(job.Index, placeholder))
+        {
+            _finished.Writer.TryWrite(job.Work);
+        }
+    }
+
     private void Complete(VideoJob job, VideoResult result)
     {
         Counters.Add(result);
@@ -456,6 +504,7 @@ public sealed class ShardPipeline
     private sealed class ShardWork(ShardLease lease, CancellationToken runToken)
     {
         private int _outstanding = lease.Videos.Count;
+        private volatile bool _lost;
 
         public ShardLease Lease { get; } = lease;
 
@@ -464,6 +513,11 @@ public sealed class ShardPipeline
         public CancellationTokenSource HeartbeatStop { get; } = CancellationTokenSource.CreateLinkedTokenSource(runToken);
 
         public Task Heartbeat { get; set; } = Task.CompletedTask;
+
+        /// <summary>Whether a renewal found the lease gone.</summary>
+        public bool IsLost => _lost;
+
+        public void MarkLost() => _lost = true;
 
         /// <summary>Stores a result; true when it was the shard's last.</summary>
         public bool SetResult(int index, VideoResult result)

@@ -384,11 +384,12 @@ public sealed class SqliteLedger : IShardLedger, IAsyncDisposable
                 VALUES ($sha, $key, $vector, $duration, $timestamps)
                 ON CONFLICT (content_sha256, model_key) DO NOTHING
                 """, tx);
+            // Idempotent per video: a video already done (recorded by a retried call) is not charged a second attempt.
             await using var video = Command("""
                 UPDATE videos SET state = 'done', content_sha256 = $sha, error_code = NULL, error_message = NULL,
                     decode_seconds = $decode, encode_seconds = $encode, updated_utc = $now,
                     attempts = attempts + $attempted
-                WHERE id = $id
+                WHERE id = $id AND state <> 'done'
                 """, tx);
             foreach (var result in results.Where(r => r.Succeeded && r.ContentSha256 is not null))
             {
@@ -437,7 +438,12 @@ public sealed class SqliteLedger : IShardLedger, IAsyncDisposable
 
             var row = 0;
             var retryLeft = false;
-            await using var done = Command("UPDATE videos SET state = 'done', part_name = $part, part_row = $row, content_sha256 = COALESCE($sha, content_sha256), updated_utc = $now WHERE id = $id", tx);
+            // A success not recorded before (a cache hit, a copy that shared another's encode) is an attempt of this claim too.
+            await using var done = Command("""
+                UPDATE videos SET state = 'done', part_name = $part, part_row = $row, content_sha256 = COALESCE($sha, content_sha256), updated_utc = $now,
+                    attempts = attempts + CASE WHEN state = 'done' THEN 0 ELSE $attempted END
+                WHERE id = $id
+                """, tx);
             await using var failed = Command("""
                 UPDATE videos SET state = $state, error_code = $code, error_message = $message, part_name = NULL, part_row = NULL,
                     attempts = attempts + $attempted, decode_seconds = $decode, content_sha256 = COALESCE($sha, content_sha256), updated_utc = $now
@@ -452,6 +458,7 @@ public sealed class SqliteLedger : IShardLedger, IAsyncDisposable
                     done.Parameters.AddWithValue("$row", row++);
                     done.Parameters.AddWithValue("$sha", (object?)result.ContentSha256 ?? DBNull.Value);
                     done.Parameters.AddWithValue("$now", Now());
+                    done.Parameters.AddWithValue("$attempted", result.Attempted ? 1 : 0);
                     done.Parameters.AddWithValue("$id", result.VideoId);
                     await done.ExecuteNonQueryAsync(cancellationToken);
                     continue;
