@@ -18,6 +18,9 @@ public static class OrleansSchema
     // Not the ledger's key: the ledger and the Orleans schema may migrate at the same moment without waiting on each other.
     private const long MigrationLockKey = 0x7465_6D70_6D6F; // "tempmo"
 
+    /// <summary>The embedded scripts, ordered by version; each one is idempotent on its own.</summary>
+    public static IReadOnlyList<(int Version, string Sql)> Scripts => SqlScripts.Migrations(Dialect);
+
     /// <summary>The newest Orleans schema version this build knows.</summary>
     public static int LatestVersion => SqlScripts.Migrations(Dialect).Max(m => m.Version);
 
