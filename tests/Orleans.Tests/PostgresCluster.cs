@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,7 +11,7 @@ using TempMe.Pipeline.Testing;
 namespace TempMe.Pipeline.Cluster.Tests;
 
 /// <summary>
-/// Real silos in this process, each a host of its own, joined through our membership tables in a fresh database
+/// Real silos, each a host of its own in this process or in a child process, joined through our membership tables in a fresh database
 /// (the real ADO.NET providers; no test-cluster membership), plus one client. Liveness is tuned short so a dead silo
 /// is found in seconds; every wait has a deadline that fails the test instead of hanging it.
 /// </summary>
@@ -20,6 +19,7 @@ internal sealed class PostgresCluster : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
     private readonly Dictionary<string, IHost> _silos = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Process> _processes = new(StringComparer.Ordinal);
     private IHost? _client;
 
     private PostgresCluster(string connectionString) => ConnectionString = connectionString;
@@ -31,7 +31,7 @@ internal sealed class PostgresCluster : IAsyncDisposable
     public string ClusterId { get; } = $"test-{Guid.NewGuid():N}"[..16];
 
     /// <summary>The service id.</summary>
-    public string ServiceId => "tempme-test";
+    public string ServiceId => TestSilo.ServiceId;
 
     /// <summary>The client, once <see cref="ConnectClientAsync"/> ran.</summary>
     public IClusterClient Client => _client?.Services.GetRequiredService<IClusterClient>() ?? throw new InvalidOperationException("No client yet: call ConnectClientAsync.");
@@ -44,32 +44,55 @@ internal sealed class PostgresCluster : IAsyncDisposable
         return new PostgresCluster(connectionString);
     }
 
-    /// <summary>Starts silo <paramref name="name"/> on free loopback ports and answers how long the start took.</summary>
+    /// <summary>Starts silo <paramref name="name"/> in this process and answers how long the start took.</summary>
     public async Task<TimeSpan> StartSiloAsync(string name)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.UseOrleans(silo =>
-        {
-            silo.UseTempMePostgres(ConnectionString, ClusterId, ServiceId)
-                .UseTempMeEndpoints(new SiloEndpoints(0, 0, IPAddress.Loopback));
-            silo.Configure<SiloOptions>(o => o.SiloName = name);
-            silo.Configure<ClusterMembershipOptions>(o =>
-            {
-                // Short liveness so a stopped silo is declared dead within seconds (defaults take 10-60 s).
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
-                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
-            });
-            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
-        });
-        var host = builder.Build();
+        var host = TestSilo.Build(ConnectionString, ClusterId, name);
         var watch = Stopwatch.StartNew();
         await host.StartAsync();
         _silos[name] = host;
         return watch.Elapsed;
+    }
+
+    /// <summary>
+    /// Starts silo <paramref name="name"/> in a child process (this test assembly run as <see cref="SiloProgram"/>)
+    /// and waits until it has joined; answers how long that took.
+    /// </summary>
+    public async Task<TimeSpan> StartSiloProcessAsync(string name)
+    {
+        var dll = typeof(SiloProgram).Assembly.Location;
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        foreach (var arg in (string[])["exec", dll, "silo", ConnectionString, ClusterId, name])
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var watch = Stopwatch.StartNew();
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {info.FileName} for silo {name}.");
+        _processes[name] = process;
+        var errors = process.StandardError.ReadToEndAsync();
+        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        {
+            if (line == SiloProgram.ReadyLine)
+            {
+                return watch.Elapsed;
+            }
+        }
+
+        throw new InvalidOperationException($"Silo process {name} exited with {(process.WaitForExit(5000) ? process.ExitCode : -1)} before joining: {await errors}");
+    }
+
+    /// <summary>Kills the silo process <paramref name="name"/> with SIGKILL: no shutdown code runs, its membership row stays active.</summary>
+    public async Task KillSiloProcessAsync(string name)
+    {
+        var process = _processes[name];
+        _processes.Remove(name);
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+        process.Dispose();
     }
 
     /// <summary>Connects the client through the gateways listed in our membership table; answers how long it took.</summary>
@@ -89,26 +112,6 @@ internal sealed class PostgresCluster : IAsyncDisposable
         await host.StartAsync();
         _client = host;
         return watch.Elapsed;
-    }
-
-    /// <summary>
-    /// Stops silo <paramref name="name"/> without a graceful shutdown (the stop token is already cancelled, as
-    /// TestCluster's KillSilo does): it leaves the cluster without handing off, and the others must find it dead.
-    /// </summary>
-    public async Task KillSiloAsync(string name)
-    {
-        var host = _silos[name];
-        _silos.Remove(name);
-        try
-        {
-            await host.StopAsync(new CancellationToken(canceled: true));
-        }
-        catch (OperationCanceledException)
-        {
-            // Expected: the stop was cancelled from the start.
-        }
-
-        host.Dispose();
     }
 
     /// <summary>Status of each silo row of this cluster in orleans_membership (SiloStatus numbers: 3 active, 6 dead).</summary>
@@ -184,5 +187,13 @@ internal sealed class PostgresCluster : IAsyncDisposable
         }
 
         _silos.Clear();
+        foreach (var process in _processes.Values)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+
+        _processes.Clear();
     }
 }
