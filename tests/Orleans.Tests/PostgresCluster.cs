@@ -41,7 +41,8 @@ internal sealed class PostgresCluster : IAsyncDisposable
     {
         var connectionString = postgres.CreateDatabase(prefix);
         await OrleansSchema.MigrateAsync(connectionString, CancellationToken.None);
-        return new PostgresCluster(connectionString);
+        // TestPostgres turns pooling off (for its server restarts); silos pool as they do in production.
+        return new PostgresCluster(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = true }.ToString());
     }
 
     /// <summary>Starts silo <paramref name="name"/> in this process and answers how long the start took.</summary>
