@@ -53,6 +53,8 @@ internal static class SiloHost
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TempMe.Pipeline.Silo.Ledger");
             return PostgresLedger.Create(options.ConnectionString, onRetry: (e, delay) => SiloLog.LogWarningDatabaseRetry(logger, delay.TotalSeconds, Redact(e.Message)));
         });
+        // The Azure SDK's own warnings (failed requests, retries) reach the silo log, with SAS signatures redacted.
+        builder.Services.AddSingleton(sp => new TempMe.Pipeline.Storage.AzureSdkLogForwarder(sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<SiloBackgroundService>();
         builder.Services.AddSingleton<DashboardState>();
         builder.Services.AddSingleton<Search.IndexSearchService>();
@@ -65,6 +67,7 @@ internal static class SiloHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
         var app = builder.Build();
+        app.Services.GetRequiredService<TempMe.Pipeline.Storage.AzureSdkLogForwarder>();
         app.MapTempMeDefaults();
         JobEndpoints.Map(app);
         DashboardEndpoints.Map(app);

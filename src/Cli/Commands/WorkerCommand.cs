@@ -69,6 +69,8 @@ internal static class WorkerCommand
             };
 
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information));
+            // The Azure SDK's own warnings (failed requests, retries) reach the worker log, with SAS signatures redacted.
+            using var sdkLogs = new TempMe.Pipeline.Storage.AzureSdkLogForwarder(loggers);
             var host = new WorkerHost(options, loggers.CreateLogger("TempMe.Pipeline.Worker"));
             try
             {
