@@ -123,12 +123,5 @@ internal static class SearchCommand
     private static string TextLine(SearchHit hit) => string.Create(CultureInfo.InvariantCulture,
         $"{hit.Rank,4}  {hit.Score,9:F6}  {hit.Metadata.Source}  t={string.Join(",", hit.Metadata.TimestampsSeconds.Select(t => t.ToString("0.###", CultureInfo.InvariantCulture)))}");
 
-    private static string JsonLine(SearchHit hit) => JsonSerializer.Serialize(new SearchResultLine
-    {
-        Rank = hit.Rank,
-        Score = hit.Score,
-        Source = hit.Metadata.Source,
-        ContentSha256 = hit.Metadata.ContentSha256,
-        TimestampsSeconds = hit.Metadata.TimestampsSeconds,
-    }, OutputJson.Options);
+    private static string JsonLine(SearchHit hit) => JsonSerializer.Serialize(SearchResult.From(hit, hit.Metadata.Source), OutputJson.Options);
 }

@@ -35,14 +35,7 @@ internal sealed class IndexSearchService : IDisposable
 
         var embedding = opened.Encoder.EncodeTexts([request.Query])[0];
         var hits = opened.Index.Search(embedding, request.K, cancellationToken);
-        return Results.Json(hits.Select(h => new SearchAnswer
-        {
-            Rank = h.Rank,
-            Score = h.Score,
-            Source = AddressSecrets.Redact(h.Metadata.Source),
-            ContentSha256 = h.Metadata.ContentSha256,
-            TimestampsSeconds = h.Metadata.TimestampsSeconds,
-        }).ToList(), ApiJson.Options);
+        return Results.Json(hits.Select(h => SearchResult.From(h, AddressSecrets.Redact(h.Metadata.Source))).ToList(), ApiJson.Options);
     }
 
     /// <summary>Opens the store of a local folder or blob address (with secrets) for searching.</summary>
