@@ -13,15 +13,25 @@ namespace TempMe.Pipeline.Storage;
 /// </summary>
 public sealed class AzureSdkLogForwarder : IDisposable
 {
+    /// <summary>Answers the store expects and handles itself (a probe for a missing blob, an existing container, a failed precondition, a range past the end).</summary>
+    private static readonly HashSet<int> ExpectedStatuses = [404, 409, 412, 416];
+
     private readonly AzureEventSourceListener _listener;
 
-    /// <summary>Starts forwarding events at <paramref name="level"/> and above (default: warnings and errors).</summary>
+    /// <summary>Starts forwarding events at <paramref name="level"/> and above (default: warnings and errors), and retries at any level.</summary>
     public AzureSdkLogForwarder(ILoggerFactory loggerFactory, EventLevel level = EventLevel.Warning)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
+
+        // Retries are Informational in Azure.Core; listen that low so they can be forwarded, and filter the rest here.
         _listener = new AzureEventSourceListener(
             (e, message) =>
             {
+                if (!ShouldForward(e, level))
+                {
+                    return;
+                }
+
                 var logger = loggerFactory.CreateLogger(e.EventSource.Name.Replace("-", ".", StringComparison.Ordinal));
                 var logLevel = ToLogLevel(e.Level);
                 if (logger.IsEnabled(logLevel))
@@ -29,7 +39,24 @@ public sealed class AzureSdkLogForwarder : IDisposable
                     logger.Log(logLevel, new EventId(e.EventId, e.EventName), "{Message}", Redaction.Redact(message));
                 }
             },
-            level);
+            level > EventLevel.Informational ? level : EventLevel.Informational);
+    }
+
+    private static bool ShouldForward(EventWrittenEventArgs e, EventLevel level)
+    {
+        if (e.EventName == "RequestRetrying")
+        {
+            return true;
+        }
+
+        // Azure.Core reports every non-2xx answer as a Warning "ErrorResponse", also the ones the store expects.
+        return e.Level <= level && !(e.EventName == "ErrorResponse" && StatusOf(e) is { } status && ExpectedStatuses.Contains(status));
+    }
+
+    private static int? StatusOf(EventWrittenEventArgs e)
+    {
+        var index = e.PayloadNames?.IndexOf("status") ?? -1;
+        return index >= 0 && e.Payload is { } payload && index < payload.Count && payload[index] is int status ? status : null;
     }
 
     /// <inheritdoc />

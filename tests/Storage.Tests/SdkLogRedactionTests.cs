@@ -83,6 +83,41 @@ public sealed class SdkLogRedactionTests
         }
     }
 
+    [Fact]
+    public async Task The_log_forwarder_reports_retries_but_not_the_misses_the_store_expects()
+    {
+        var owner = await Azurite.CreateStoreAsync();
+        try
+        {
+            var account = Azurite.Account;
+            await owner.WriteAsync("v/a.bin", new MemoryStream([1, 2, 3]), CancellationToken.None);
+            var sas = SasBuilder.CreateContainerSas(account.AccountName, account.AccountKey!, owner.Container, "rdl", DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow.AddMinutes(-5));
+            var sink = new SinkLoggerFactory();
+            using (new AzureSdkLogForwarder(sink))
+            {
+                // The account key is only sent to its own endpoint, so the store reaches Azurite through the fault proxy with a SAS.
+                await using var proxy = new FaultProxy(account.BlobEndpoint, failures: 1);
+                var store = BlobStoreFactory.Open($"{proxy.Endpoint}{owner.Container}?{sas}", null);
+                await using (var read = await store.OpenReadAsync("v/a.bin", CancellationToken.None))
+                {
+                    await read.CopyToAsync(Stream.Null);
+                }
+
+                Assert.Equal(1, proxy.Failed);
+                await store.DeleteAsync("v/never-written.bin", CancellationToken.None); // 404, handled by the store
+                await Assert.ThrowsAsync<FileNotFoundException>(() => store.OpenReadAsync("v/never-written.bin", CancellationToken.None));
+            }
+
+            var lines = sink.Lines;
+            Assert.Contains(lines, l => l.Contains("[RequestRetrying]", StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.Contains("[ErrorResponse]", StringComparison.Ordinal) && l.Contains("404", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await owner.DeleteContainerAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>A logger factory that keeps every line (a sink to read the forwarded logs back, not a mock of a dependency).</summary>
     private sealed class SinkLoggerFactory : ILoggerFactory
     {
@@ -120,7 +155,7 @@ public sealed class SdkLogRedactionTests
             {
                 lock (owner._lines)
                 {
-                    owner._lines.Add($"{category} {logLevel} {formatter(state, exception)}");
+                    owner._lines.Add($"{category} {logLevel} [{eventId.Name}] {formatter(state, exception)}");
                 }
             }
         }
