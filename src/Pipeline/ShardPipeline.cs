@@ -421,19 +421,27 @@ public sealed class ShardPipeline
 
     private async Task FinishShardAsync(ShardWork work, CancellationToken cancellationToken)
     {
-        await work.StopHeartbeatAsync();
+        // The heartbeat keeps renewing while the part is written: an upload longer than the lease must not let
+        // another worker claim the shard and write a part of the same name beside ours.
+        try
+        {
+            await WriteAndCompleteAsync(work, cancellationToken);
+        }
+        finally
+        {
+            await work.StopHeartbeatAsync();
+        }
+    }
+
+    private async Task WriteAndCompleteAsync(ShardWork work, CancellationToken cancellationToken)
+    {
         var lease = work.Lease;
 
         // Checked once more right before writing: a lease lost since the last heartbeat belongs to another worker,
         // whose part for this shard has the same name; writing ours could overwrite the part it completed.
         if (work.IsLost || !await _ledger.RenewLeaseAsync(lease, _options.WorkerId, _options.Lease, cancellationToken))
         {
-            Counters.AddLostShard();
-
-            // A renewal is also refused when the job was cancelled, or when the ledger stayed unreachable: then the
-            // lease is still ours, and handing it back lets the shard's skipped videos be redone without waiting for
-            // it to run out. With another worker holding it, the release changes nothing.
-            await TryReleaseAsync(lease);
+            await HandBackLostAsync(work);
             return;
         }
 
@@ -453,10 +461,28 @@ public sealed class ShardPipeline
             await _output.DeleteAsync(OutputLayout.PartName(lease.PartNumber) + ".npy", cancellationToken);
         }
 
+        if (work.IsLost)
+        {
+            // Lost while the part was written: the new holder writes the same part again and completes the shard.
+            await HandBackLostAsync(work);
+            return;
+        }
+
         if (!await _ledger.CompleteShardAsync(lease, new ShardCompletion(partName, results, _options.MaxAttempts), cancellationToken))
         {
             Counters.AddLostShard();
         }
+    }
+
+    private async Task HandBackLostAsync(ShardWork work)
+    {
+        Counters.AddLostShard();
+        await work.StopHeartbeatAsync();
+
+        // A renewal is also refused when the job was cancelled, or when the ledger stayed unreachable: then the
+        // lease is still ours, and handing it back lets the shard's skipped videos be redone without waiting for
+        // it to run out. With another worker holding it, the release changes nothing.
+        await TryReleaseAsync(work.Lease);
     }
 
     private void CompleteLeader(VideoJob job, string sha, VideoResult result)
@@ -505,6 +531,7 @@ public sealed class ShardPipeline
     {
         private int _outstanding = lease.Videos.Count;
         private volatile bool _lost;
+        private int _heartbeatStopped;
 
         public ShardLease Lease { get; } = lease;
 
@@ -526,8 +553,14 @@ public sealed class ShardPipeline
             return Interlocked.Decrement(ref _outstanding) == 0;
         }
 
+        /// <summary>Stops the heartbeat and waits for it; a second call does nothing.</summary>
         public async Task StopHeartbeatAsync()
         {
+            if (Interlocked.Exchange(ref _heartbeatStopped, 1) == 1)
+            {
+                return;
+            }
+
             await HeartbeatStop.CancelAsync();
             await Heartbeat;
             HeartbeatStop.Dispose();

@@ -192,6 +192,30 @@ public sealed class ShardPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task The_lease_is_renewed_while_a_part_uploads_for_longer_than_the_lease()
+    {
+        var ledger = Ledger(2, Sources(2));
+        ShardLease? stolen = null;
+        _store.BeforeWrite = async (name, ct) =>
+        {
+            if (name.EndsWith(".npy", StringComparison.Ordinal))
+            {
+                // The upload outlasts three leases; another worker then tries to claim the shard.
+                await Task.Delay(TimeSpan.FromSeconds(3), ct);
+                stolen = await ledger.ClaimShardAsync("other", TimeSpan.FromMinutes(1), ct);
+            }
+        };
+        var options = Options() with { Lease = TimeSpan.FromSeconds(1), Heartbeat = TimeSpan.FromMilliseconds(20) };
+        var pipeline = Pipeline(ledger, options);
+
+        await pipeline.RunAsync(default).WaitAsync(Guard);
+
+        Assert.Null(stolen);
+        Assert.Single(ledger.Completions);
+        Assert.Equal(0, pipeline.Counters.LostShards);
+    }
+
+    [Fact]
     public async Task An_encoder_failure_becomes_retryable_results_and_the_retry_succeeds()
     {
         var ledger = Ledger(2, Sources(2));

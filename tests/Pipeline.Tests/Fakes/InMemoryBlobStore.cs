@@ -10,6 +10,9 @@ internal sealed class InMemoryBlobStore : IBlobStore
     /// <summary>The blobs by name.</summary>
     public ConcurrentDictionary<string, byte[]> Blobs { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Runs before each write, with the blob's name: a test holds a write back with it (a slow upload).</summary>
+    public Func<string, CancellationToken, Task>? BeforeWrite { get; set; }
+
     /// <inheritdoc />
     public string DisplayName => "memory";
 
@@ -30,6 +33,11 @@ internal sealed class InMemoryBlobStore : IBlobStore
     /// <inheritdoc />
     public async Task WriteAsync(string name, Stream content, CancellationToken cancellationToken)
     {
+        if (BeforeWrite is { } hook)
+        {
+            await hook(name, cancellationToken);
+        }
+
         using var copy = new MemoryStream();
         await content.CopyToAsync(copy, cancellationToken);
         Blobs[name] = copy.ToArray();
