@@ -56,30 +56,98 @@ public static class NpyFormat
         destination.Write(Encoding.ASCII.GetBytes(header));
     }
 
-    /// <summary>Reads a float32 matrix written by <see cref="WriteFloat32"/> (or numpy), returning its shape and data.</summary>
-    public static (int Rows, int Columns, float[] Data) ReadFloat32(Stream source)
+    /// <summary>
+    /// Reads the header of a float32 <c>.npy</c>, leaving <paramref name="source"/> at the first float. Throws
+    /// <see cref="InvalidDataException"/> for anything but C-order little-endian float32 of one or two dimensions, and,
+    /// when the stream can tell its length, for a size that does not match the shape (a truncated or forged file).
+    /// </summary>
+    public static NpyHeader ReadHeader(Stream source)
     {
+        ArgumentNullException.ThrowIfNull(source);
         Span<byte> prefix = stackalloc byte[10];
-        source.ReadExactly(prefix);
+        try
+        {
+            source.ReadExactly(prefix);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException("Not a .npy file: shorter than the 10-byte .npy prefix.");
+        }
+
         if (!prefix[..6].SequenceEqual(Magic) || prefix[6] != 1)
         {
             throw new InvalidDataException("Not a .npy version 1.0 file.");
         }
 
         var header = new byte[BinaryPrimitives.ReadUInt16LittleEndian(prefix[8..])];
-        source.ReadExactly(header);
+        try
+        {
+            source.ReadExactly(header);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"Truncated .npy file: the header says it is {header.Length} bytes long, the file ends first.");
+        }
+
         var text = Encoding.ASCII.GetString(header);
         if (!text.Contains("'<f4'", StringComparison.Ordinal) || text.Contains("'fortran_order': True", StringComparison.Ordinal))
         {
             throw new InvalidDataException($"Only C-order little-endian float32 .npy files are supported, header: {text.Trim()}");
         }
 
-        var shapeStart = text.IndexOf("'shape': (", StringComparison.Ordinal) + 10;
-        var shape = text[shapeStart..text.IndexOf(')', shapeStart)].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var rows = int.Parse(shape[0], CultureInfo.InvariantCulture);
-        var columns = shape.Length > 1 ? int.Parse(shape[1], CultureInfo.InvariantCulture) : 1;
+        var start = text.IndexOf("'shape': (", StringComparison.Ordinal);
+        var end = start < 0 ? -1 : text.IndexOf(')', start);
+        if (end < 0)
+        {
+            throw new InvalidDataException($"The .npy header has no shape: {text.Trim()}");
+        }
+
+        var shapeText = text[(start + 10)..end];
+        var shape = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var columns = 1;
+        if (shape.Length is < 1 or > 2
+            || !long.TryParse(shape[0], NumberStyles.None, CultureInfo.InvariantCulture, out var rows)
+            || (shape.Length == 2 && !int.TryParse(shape[1], NumberStyles.None, CultureInfo.InvariantCulture, out columns)))
+        {
+            throw new InvalidDataException($"Expected a 1-d or 2-d float32 matrix, the .npy header says shape ({shapeText}).");
+        }
+
+        var dataOffset = prefix.Length + (long)header.Length;
+        if (source.CanSeek)
+        {
+            // Divide rather than multiply: a forged shape must not overflow into a size that matches a small file.
+            var dataBytes = source.Length - dataOffset;
+            var fits = columns == 0 ? dataBytes == 0 : rows <= dataBytes / (4L * columns) && rows * 4L * columns == dataBytes;
+            if (!fits)
+            {
+                throw new InvalidDataException($"The .npy file has {source.Length} bytes, but its header says a {rows}×{columns} float32 matrix after a {dataOffset}-byte header (a truncated, foreign or forged file).");
+            }
+        }
+
+        return new NpyHeader(rows, columns, dataOffset);
+    }
+
+    /// <summary>Reads a float32 matrix written by <see cref="WriteFloat32"/> (or numpy), returning its shape and data.</summary>
+    public static (int Rows, int Columns, float[] Data) ReadFloat32(Stream source)
+    {
+        var header = ReadHeader(source);
+        if (header.Rows * (long)header.Columns > Array.MaxLength / sizeof(float))
+        {
+            throw new InvalidDataException($"A {header.Rows}×{header.Columns} .npy matrix is too large to read into memory; search it (it is memory-mapped) instead.");
+        }
+
+        var rows = (int)header.Rows;
+        var columns = header.Columns;
         var bytes = new byte[rows * columns * sizeof(float)];
-        source.ReadExactly(bytes);
+        try
+        {
+            source.ReadExactly(bytes);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"Truncated .npy file: the header says {rows}×{columns} floats, the file ends first.");
+        }
+
         var data = new float[rows * columns];
         for (var i = 0; i < data.Length; i++)
         {

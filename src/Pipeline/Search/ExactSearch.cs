@@ -39,7 +39,8 @@ public static class ExactSearch
         {
             var (p, start, end) = blocks[b];
             var matrix = parts[p];
-            var top = new TopKCollector(k);
+            // A block never yields more than its rows: a large k must not allocate k slots per block.
+            var top = new TopKCollector((int)Math.Min(k, end - start));
             for (var row = start; row < end; row++)
             {
                 var score = TensorPrimitives.Dot(matrix.Row(row), q);

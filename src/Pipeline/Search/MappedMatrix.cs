@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using TempMe.Pipeline.Pipeline.Output;
 
 namespace TempMe.Pipeline.Pipeline.Search;
 
@@ -31,16 +32,29 @@ public sealed unsafe class MappedMatrix : IDisposable
     /// <summary>Maps <paramref name="path"/> (a float32 <c>.npy</c>).</summary>
     public static MappedMatrix Open(string path)
     {
-        var header = NpyHeader.Read(path);
+        NpyHeader header;
+        using (var stream = File.OpenRead(path))
+        {
+            try
+            {
+                header = NpyFormat.ReadHeader(stream);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"{path}: {e.Message}", e);
+            }
+        }
+
         if (header.Rows == 0 || header.Columns == 0)
         {
             return new MappedMatrix(null, null, null, header.Rows, header.Columns);
         }
 
         var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedViewAccessor? view = null;
         try
         {
-            var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             byte* pointer = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
             pointer += view.PointerOffset + header.DataOffset;
@@ -48,6 +62,8 @@ public sealed unsafe class MappedMatrix : IDisposable
         }
         catch
         {
+            // Both, or a failed AcquirePointer would leave the view mapped until the finalizer ran.
+            view?.Dispose();
             file.Dispose();
             throw;
         }

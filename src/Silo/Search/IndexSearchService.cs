@@ -11,7 +11,8 @@ namespace TempMe.Pipeline.Silo.Search;
 /// <summary>
 /// Answers text searches over finished indexes, for the silo and for <c>tempme index --dashboard</c>. Opening an index
 /// (mapping or downloading its parts, loading the model) is done once per index version and kept; a changed
-/// <c>index.json</c> (a retried job rewrote it) opens it again.
+/// <c>index.json</c> (a retried job rewrote it) opens it again. Each request holds a use of the index it searches
+/// (<see cref="SharedSearchIndex"/>); the replaced version is unmapped when its last request ends, never under one.
 /// </summary>
 internal sealed class IndexSearchService : IDisposable
 {
@@ -33,9 +34,16 @@ internal sealed class IndexSearchService : IDisposable
             return Results.Problem(title: "index not searchable", detail: SiloHost.Redact(e.Message), statusCode: StatusCodes.Status409Conflict);
         }
 
-        var embedding = opened.Encoder.EncodeTexts([request.Query])[0];
-        var hits = opened.Index.Search(embedding, request.K, cancellationToken);
-        return Results.Json(hits.Select(h => SearchResult.From(h, AddressSecrets.Redact(h.Metadata.Source))).ToList(), ApiJson.Options);
+        try
+        {
+            var embedding = opened.Encoder.EncodeTexts([request.Query])[0];
+            var hits = opened.Index.Index.Search(embedding, request.K, cancellationToken);
+            return Results.Json(hits.Select(h => SearchResult.From(h, AddressSecrets.Redact(h.Metadata.Source))).ToList(), ApiJson.Options);
+        }
+        finally
+        {
+            opened.Index.Release();
+        }
     }
 
     /// <summary>Opens the store of a local folder or blob address (with secrets) for searching.</summary>
@@ -45,35 +53,44 @@ internal sealed class IndexSearchService : IDisposable
         return (store, store is LocalFolderStore local ? local.Root : null);
     }
 
+    /// <summary>Opens (or reuses) the current version of the index and acquires it; the caller releases it.</summary>
     private async Task<OpenedSearch> OpenAsync(string key, IBlobStore store, string? localRoot, string? model, CancellationToken cancellationToken)
     {
         var properties = await store.GetPropertiesAsync(OutputLayout.IndexFile, cancellationToken);
         var version = properties is null ? "" : properties.ETag ?? properties.LastModified.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var slot = _open.GetOrAdd(key, _ => new Lazy<Task<OpenedSearch>>(() => LoadAsync(store, localRoot, model, version)));
-        OpenedSearch opened;
-        try
+        while (true)
         {
-            opened = await slot.Value;
-        }
-        catch
-        {
-            // A failed open is not cached: the job may finish, or the model appear, before the next request.
-            _open.TryRemove(new KeyValuePair<string, Lazy<Task<OpenedSearch>>>(key, slot));
-            throw;
-        }
+            var slot = _open.GetOrAdd(key, _ => new Lazy<Task<OpenedSearch>>(() => LoadAsync(store, localRoot, model, version)));
+            OpenedSearch opened;
+            try
+            {
+                opened = await slot.Value;
+            }
+            catch
+            {
+                // A failed open is not cached: the job may finish, or the model appear, before the next request.
+                _open.TryRemove(new KeyValuePair<string, Lazy<Task<OpenedSearch>>>(key, slot));
+                throw;
+            }
 
-        if (opened.Version == version)
-        {
-            return opened;
-        }
+            if (opened.Version != version)
+            {
+                // Retired, not disposed: requests still scanning the old mapping keep it until the last one releases it.
+                if (_open.TryRemove(new KeyValuePair<string, Lazy<Task<OpenedSearch>>>(key, slot)))
+                {
+                    opened.Index.Retire();
+                }
 
-        if (_open.TryRemove(new KeyValuePair<string, Lazy<Task<OpenedSearch>>>(key, slot)))
-        {
-            // Requests still using the old mapping keep it alive until they finish; the OS frees it with the handles.
-            _ = Task.Delay(TimeSpan.FromMinutes(1), CancellationToken.None).ContinueWith(_ => opened.Index.Dispose(), TaskScheduler.Default);
-        }
+                continue;
+            }
 
-        return await OpenAsync(key, store, localRoot, model, cancellationToken);
+            if (opened.Index.TryAcquire())
+            {
+                return opened;
+            }
+
+            // Retired by a concurrent request (or by Dispose) after we found it: its slot is gone, open the current one.
+        }
     }
 
     private static async Task<OpenedSearch> LoadAsync(IBlobStore store, string? localRoot, string? model, string version)
@@ -82,7 +99,7 @@ internal sealed class IndexSearchService : IDisposable
         try
         {
             var encoder = SearchModel.Load(index.Manifest, model, Environment.GetEnvironmentVariable(VocabularyVariable), null, null);
-            return new OpenedSearch(index, encoder, version);
+            return new OpenedSearch(new SharedSearchIndex(index), encoder, version);
         }
         catch
         {
@@ -98,7 +115,7 @@ internal sealed class IndexSearchService : IDisposable
         {
             if (slot.IsValueCreated && slot.Value.IsCompletedSuccessfully)
             {
-                slot.Value.Result.Index.Dispose();
+                slot.Value.Result.Index.Retire();
             }
         }
 
