@@ -191,6 +191,16 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     }
 
     [Fact]
+    public void A_dict_of_integer_keys_with_one_folded_hash_reads_without_a_quadratic_scan()
+    {
+        // 900,000 keys k * (2^32 + 1), which long.GetHashCode maps to 0: with that hash the load never finishes.
+        using var file = TensorFileOpener.Open(files["hostile_hash.pt"]);
+        var name = (900_000L * ((1L << 32) + 1)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal([name], file.Tensors.Keys);
+        Assert.Equal(new[] { 1f, 2f, 3f, 4f }, file.ReadFloat32(name));
+    }
+
+    [Fact]
     public void A_tensor_path_longer_than_the_cap_is_refused()
     {
         var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_long_name.pt"]));

@@ -176,6 +176,10 @@ raw_zip("hostile_shared.pt", b"\x80\x02" + shared_chain(64) + b".")
 # One tensor (pickled once, then memo references) under 20,000 names of 4,000+ characters: 80 M characters of names.
 one = FakeTensor(FakeStorage(), 0)
 crafted_zip(os.path.join(out, "hostile_names.pt"), 0, tree={"k" * 4000: {"t%d" % i: one for i in range(20_000)}})
+# 900,000 integer keys k * (2^32 + 1), all of which a boxed long hashes to 0, the tensor under the last one.
+colliding = dict.fromkeys((k * ((1 << 32) + 1) for k in range(1, 900_000)))
+colliding[900_000 * ((1 << 32) + 1)] = one
+crafted_zip(os.path.join(out, "hostile_hash.pt"), 0, tree=colliding)
 # A tensor under a 5,000-character key.
 crafted_zip(os.path.join(out, "hostile_long_name.pt"), 0, tree={"k" * 5000: one})
 
