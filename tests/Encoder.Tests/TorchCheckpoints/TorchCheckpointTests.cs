@@ -166,6 +166,49 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     }
 
     [Fact]
+    public void A_pickle_memoizing_millions_of_times_is_refused()
+    {
+        // One NONE and 2,000,001 MEMOIZE bytes: nothing is pushed, only the memo grows.
+        var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_memo.pt"]));
+        output.WriteLine(ex.Message);
+        Assert.Contains($"its pickle stores more than {RestrictedUnpickler.MaxValues} memo entries", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_chain_of_dicts_sharing_the_one_below_is_refused_instead_of_walked_two_to_the_64_times()
+    {
+        var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_shared.pt"]));
+        output.WriteLine(ex.Message);
+        Assert.Contains($"walking its dicts takes more than {TensorTreeWalker.MaxWalkSteps} steps", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void One_tensor_under_many_long_names_is_refused()
+    {
+        var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_names.pt"]));
+        output.WriteLine(ex.Message);
+        Assert.Contains($"its tensor names hold more than {TensorTreeWalker.MaxNameChars} characters together", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_dict_of_integer_keys_with_one_folded_hash_reads_without_a_quadratic_scan()
+    {
+        // 900,000 keys k * (2^32 + 1), which long.GetHashCode maps to 0: with that hash the load never finishes.
+        using var file = TensorFileOpener.Open(files["hostile_hash.pt"]);
+        var name = (900_000L * ((1L << 32) + 1)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal([name], file.Tensors.Keys);
+        Assert.Equal(new[] { 1f, 2f, 3f, 4f }, file.ReadFloat32(name));
+    }
+
+    [Fact]
+    public void A_tensor_path_longer_than_the_cap_is_refused()
+    {
+        var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_long_name.pt"]));
+        output.WriteLine(ex.Message);
+        Assert.Contains($"a tensor path longer than {TensorTreeWalker.MaxNameLength} characters", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_zip_entry_larger_than_declared_is_refused()
     {
         var ex = Assert.Throws<ModelLoadException>(() => TensorFileOpener.Open(files["hostile_entry_size.pt"]));

@@ -126,11 +126,11 @@ class Writer(pickle.Pickler):
         return None
 
 
-def crafted_zip(path, offset, compress_pickle=False, numel=4):
+def crafted_zip(path, offset, compress_pickle=False, numel=4, tree=None):
     buf = io.BytesIO()
     writer = Writer(buf, protocol=2)
     writer.numel = numel
-    writer.dump({"visual.conv1.weight": FakeTensor(FakeStorage(), offset)})
+    writer.dump(tree if tree is not None else {"visual.conv1.weight": FakeTensor(FakeStorage(), offset)})
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("archive/data.pkl", buf.getvalue(), compress_type=zipfile.ZIP_DEFLATED if compress_pickle else zipfile.ZIP_STORED)
         z.writestr("archive/data/0", struct.pack("<4f", 1, 2, 3, 4))
@@ -147,6 +147,42 @@ crafted_zip(os.path.join(out, "hostile_numel.pt"), 0, numel=1 << 30)
 with zipfile.ZipFile(os.path.join(out, "hostile_values.pt"), "w") as z:
     z.writestr("archive/data.pkl", b"\x80\x02" + b"]0" * 3_000_000 + b"}.")
     z.writestr("archive/version", "3\n")
+
+# Memo bombs and shared-dict walks, written as raw protocol-2 pickle bytes (pickle itself never makes these).
+def raw_zip(name, pickle_bytes):
+    with zipfile.ZipFile(os.path.join(out, name), "w") as z:
+        z.writestr("archive/data.pkl", pickle_bytes)
+        z.writestr("archive/version", "3\n")
+
+
+def text(s):
+    b = s.encode()
+    return b"X" + struct.pack("<I", len(b)) + b
+
+
+def shared_chain(k, first=0):
+    # D_0 = {} in memo slot first; D_i = {"a": D_{i-1}, "b": D_{i-1}} in slot first + i, both items BINGETs of one dict.
+    body = b"}q" + bytes([first])
+    for i in range(1, k + 1):
+        prev = bytes([first + i - 1])
+        body += b"}(" + text("a") + b"h" + prev + text("b") + b"h" + prev + b"uq" + bytes([first + i])
+    return body
+
+
+# One NONE memoized 2,000,001 times: nothing pushed but the memo grows by one entry a byte.
+raw_zip("hostile_memo.pt", b"\x80\x02N" + b"\x94" * 2_000_001 + b".")
+# A chain of 64 dicts each holding the one below twice: 2^64 walks, no tensor anywhere.
+raw_zip("hostile_shared.pt", b"\x80\x02" + shared_chain(64) + b".")
+# One tensor (pickled once, then memo references) under 20,000 names of 4,000+ characters: 80 M characters of names.
+one = FakeTensor(FakeStorage(), 0)
+crafted_zip(os.path.join(out, "hostile_names.pt"), 0, tree={"k" * 4000: {"t%d" % i: one for i in range(20_000)}})
+# 900,000 integer keys k * (2^32 + 1), all of which a boxed long hashes to 0, the tensor under the last one.
+colliding = dict.fromkeys((k * ((1 << 32) + 1) for k in range(1, 900_000)))
+colliding[900_000 * ((1 << 32) + 1)] = one
+crafted_zip(os.path.join(out, "hostile_hash.pt"), 0, tree=colliding)
+# A tensor under a 5,000-character key.
+crafted_zip(os.path.join(out, "hostile_long_name.pt"), 0, tree={"k" * 5000: one})
+
 
 # 6. A zip entry larger than declared: data.pkl (deflated) with both of its size fields patched to 16 bytes.
 path = os.path.join(out, "hostile_entry_size.pt")

@@ -3,7 +3,7 @@ namespace TempMe.Pipeline.Encoder.Internal.Checkpoints;
 /// <summary>A pickled dict or <c>OrderedDict</c>: its items in insertion order (a later equal key replaces the value).</summary>
 internal sealed class PickleDict
 {
-    private readonly Dictionary<object, int> index = [];
+    private readonly Dictionary<object, int> index = new(PickleKeyComparer.Instance);
 
     /// <summary>The items, in order.</summary>
     public List<KeyValuePair<object?, object?>> Items { get; } = [];

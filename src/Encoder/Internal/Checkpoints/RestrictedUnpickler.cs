@@ -13,8 +13,9 @@ namespace TempMe.Pipeline.Encoder.Internal.Checkpoints;
 internal sealed class RestrictedUnpickler
 {
     /// <summary>
-    /// The most values one pickle may create. A state dict needs about 20 per tensor (a ViT-L/14 checkpoint some
-    /// 10,000); the cap keeps a pickle of nothing but EMPTY_LIST opcodes from costing gigabytes of objects.
+    /// The most values one pickle may create, and the most memo entries it may store. A state dict needs about 20 per
+    /// tensor (a ViT-L/14 checkpoint some 10,000); the cap keeps a pickle of nothing but EMPTY_LIST (or MEMOIZE)
+    /// opcodes from costing gigabytes of objects.
     /// </summary>
     public const int MaxValues = 2_000_000;
 
@@ -195,13 +196,13 @@ internal sealed class RestrictedUnpickler
                     Push(Get(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
                     break;
                 case 0x71: // BINPUT
-                    memo[Byte()] = Peek(at);
+                    Memo(at, Byte());
                     break;
                 case 0x72: // LONG_BINPUT
-                    memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(4))] = Peek(at);
+                    Memo(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
                     break;
                 case 0x94: // MEMOIZE
-                    memo[memo.Count] = Peek(at);
+                    Memo(at, memo.Count);
                     break;
                 case 0x63: // GLOBAL "module\nname\n"
                 {
@@ -317,6 +318,18 @@ internal sealed class RestrictedUnpickler
     private PickleDict DictAt(int at, object? value) => value as PickleDict ?? throw Bad(at, "SETITEM on something that is not a dict");
 
     private object? Get(int at, long key) => memo.TryGetValue(key, out var v) ? v : throw Bad(at, $"a memo reference {key} that was never stored");
+
+    private void Memo(int at, long key)
+    {
+        // A memo entry costs as much as a value but pushes nothing: without this cap, MEMOIZE (one byte) repeated
+        // over a 16 MB pickle would build 16 million entries.
+        if (memo.Count >= MaxValues && !memo.ContainsKey(key))
+        {
+            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: its pickle stores more than {MaxValues} memo entries (a crafted file; a weights file needs a few per tensor).");
+        }
+
+        memo[key] = Peek(at);
+    }
 
     private int Floor() => marks.Count > 0 ? marks.Peek() : 0;
 

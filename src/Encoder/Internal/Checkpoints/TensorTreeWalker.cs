@@ -5,21 +5,44 @@ namespace TempMe.Pipeline.Encoder.Internal.Checkpoints;
 /// path (<c>visual.transformer.resblocks.0.attn.in_proj_weight</c>, the names its state dict has), nested dicts joined
 /// with dots (<c>{"state_dict": {...}}</c> gives a <c>state_dict.</c> prefix).
 /// </summary>
-internal static class TensorTreeWalker
+internal sealed class TensorTreeWalker
 {
     private const int MaxDepth = 64;
     private const int MaxTensors = 1_000_000;
 
+    /// <summary>
+    /// The most dict items one walk may visit. A tree without shared containers has no more items than the pickle
+    /// made values; a container reached twice (through the memo) is walked twice, so a chain of dicts each holding
+    /// the one below it twice would otherwise take 2^depth steps without reaching a tensor.
+    /// </summary>
+    public const int MaxWalkSteps = RestrictedUnpickler.MaxValues;
+
+    /// <summary>The longest path to a tensor or container; real ones are under a few hundred characters.</summary>
+    public const int MaxNameLength = 4096;
+
+    /// <summary>
+    /// The most characters the tensor names of one checkpoint may hold together (a million tensors of 64 characters);
+    /// one tensor reached through the memo under many long names would otherwise hold gigabytes.
+    /// </summary>
+    public const long MaxNameChars = 64L * 1024 * 1024;
+
+    private readonly string path;
+    private readonly Dictionary<string, TorchTensorRef> into = new(StringComparer.Ordinal);
+    private readonly HashSet<object> visiting = new(ReferenceEqualityComparer.Instance);
+    private int steps;
+    private long nameChars;
+
+    private TensorTreeWalker(string path) => this.path = path;
+
     /// <summary>The tensors under <paramref name="root"/> by name (the first name of a tensor reached twice wins for that name).</summary>
     public static Dictionary<string, TorchTensorRef> Collect(string path, object? root)
     {
-        var result = new Dictionary<string, TorchTensorRef>(StringComparer.Ordinal);
-        var visiting = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        Walk(path, root, "", 0, result, visiting);
-        return result;
+        var walker = new TensorTreeWalker(path);
+        walker.Walk(root, "", 0);
+        return walker.into;
     }
 
-    private static void Walk(string path, object? value, string name, int depth, Dictionary<string, TorchTensorRef> into, HashSet<object> visiting)
+    private void Walk(object? value, string name, int depth)
     {
         if (value is TorchTensorRef tensor)
         {
@@ -28,7 +51,13 @@ internal static class TensorTreeWalker
                 throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: more than {MaxTensors} tensors (a crafted file).");
             }
 
-            into.TryAdd(name, tensor);
+            // The names kept are the walk's live memory: one tensor reached through the memo under many long names
+            // must not hold gigabytes of them.
+            if (into.TryAdd(name, tensor) && (nameChars += name.Length) > MaxNameChars)
+            {
+                throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: its tensor names hold more than {MaxNameChars} characters together (a crafted file).");
+            }
+
             return;
         }
 
@@ -53,14 +82,36 @@ internal static class TensorTreeWalker
         {
             foreach (var (key, item) in dict.Items)
             {
+                if (++steps > MaxWalkSteps)
+                {
+                    throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: walking its dicts takes more than {MaxWalkSteps} steps (dicts shared many times over through the pickle's memo; a crafted file).");
+                }
+
+                // Only a tensor or a container needs a name: other items (config strings, numbers) cost nothing.
+                if (item is not (TorchTensorRef or PickleDict or PickleObject))
+                {
+                    continue;
+                }
+
                 var part = key switch { string s => s, long l => l.ToString(System.Globalization.CultureInfo.InvariantCulture), _ => null };
                 if (part is not null)
                 {
-                    Walk(path, item, name.Length == 0 ? part : name + "." + part, depth + 1, into, visiting);
+                    Walk(item, Join(name, part), depth + 1);
                 }
             }
         }
 
         visiting.Remove(value);
+    }
+
+    private string Join(string name, string part)
+    {
+        var length = name.Length == 0 ? part.Length : name.Length + 1L + part.Length;
+        if (length > MaxNameLength)
+        {
+            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: a tensor path longer than {MaxNameLength} characters (a crafted file).");
+        }
+
+        return name.Length == 0 ? part : name + "." + part;
     }
 }
