@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
-using TempMe.Pipeline.Grains.Sqlite;
+using TempMe.Pipeline.Ledger;
+using TempMe.Pipeline.Ledger.Sqlite;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Pipeline.Sources;
 

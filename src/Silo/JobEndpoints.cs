@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Silo.Search;
 using TempMe.Pipeline.Storage;
@@ -124,7 +124,7 @@ internal static class JobEndpoints
         return await search.SearchAsync(id, store, localRoot, job.Spec.Model, request!, ct);
     }
 
-    private static FailureRow Row(Grains.FailureRecord f) => new() { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts };
+    private static FailureRow Row(Ledger.FailureRecord f) => new() { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts };
 
     private static async Task<IResult> SubmitAsync(HttpRequest request, PostgresLedger ledger, SiloOptions options, ILoggerFactory loggers, CancellationToken ct)
     {

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Pipeline.Sources;
 using TempMe.Pipeline.Storage;
 

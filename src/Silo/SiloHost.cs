@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Hosting;
 using TempMe.Pipeline.Silo.Dashboard;
 

@@ -1,5 +1,5 @@
 using TempMe.Pipeline.Encoder;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger.Postgres;
 
 namespace TempMe.Pipeline.Silo;
 

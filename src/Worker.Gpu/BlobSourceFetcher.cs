@@ -1,5 +1,5 @@
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Pipeline.Sources;
 
 namespace TempMe.Pipeline.Worker;

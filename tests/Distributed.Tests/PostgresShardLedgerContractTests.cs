@@ -1,7 +1,7 @@
 using Npgsql;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger;
+using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Distributed.Tests;

@@ -1,6 +1,6 @@
 using Npgsql;
 using TempMe.Pipeline.Grains.Cluster;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Cluster.Tests;

@@ -1,6 +1,6 @@
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
-using TempMe.Pipeline.Grains.Sqlite;
+using TempMe.Pipeline.Ledger;
+using TempMe.Pipeline.Ledger.Sqlite;
 using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Pipeline.Tests;

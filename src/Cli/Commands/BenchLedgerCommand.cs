@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Npgsql;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger.Postgres;
 
 namespace TempMe.Pipeline.Cli.Commands;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Pipeline.Search;
 using TempMe.Pipeline.Storage;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Media;
 using TempMe.Pipeline.Pipeline;
 using TempMe.Pipeline.Pipeline.Output;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Pipeline;
 
 namespace TempMe.Pipeline.Cli.Commands;

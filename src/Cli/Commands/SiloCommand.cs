@@ -95,7 +95,7 @@ internal static class SiloCommand
          new Option<double>("--job-retry-seconds") { Description = "Wait after a job's first failure in a row (doubling, at most 120 s).", DefaultValueFactory = _ => 2 });
 
     /// <summary>The job retry policy from the options of <see cref="JobRetryOptions"/>.</summary>
-    internal static TempMe.Pipeline.Grains.Postgres.JobRetryPolicy JobRetry(ParseResult parse, Option<int> attempts, Option<double> retrySeconds)
+    internal static TempMe.Pipeline.Ledger.Postgres.JobRetryPolicy JobRetry(ParseResult parse, Option<int> attempts, Option<double> retrySeconds)
     {
         var count = parse.GetValue(attempts);
         var seconds = parse.GetValue(retrySeconds);

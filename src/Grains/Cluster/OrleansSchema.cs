@@ -1,6 +1,6 @@
 using System.Globalization;
 using Npgsql;
-using TempMe.Pipeline.Grains.Internal;
+using TempMe.Pipeline.Ledger.Internal;
 
 namespace TempMe.Pipeline.Grains.Cluster;
 
@@ -19,10 +19,10 @@ public static class OrleansSchema
     private const long MigrationLockKey = 0x7465_6D70_6D6F; // "tempmo"
 
     /// <summary>The embedded scripts, ordered by version; each one is idempotent on its own.</summary>
-    public static IReadOnlyList<(int Version, string Sql)> Scripts => SqlScripts.Migrations(Dialect);
+    public static IReadOnlyList<(int Version, string Sql)> Scripts => SqlScripts.Migrations(typeof(OrleansSchema).Assembly, Dialect);
 
     /// <summary>The newest Orleans schema version this build knows.</summary>
-    public static int LatestVersion => SqlScripts.Migrations(Dialect).Max(m => m.Version);
+    public static int LatestVersion => SqlScripts.Migrations(typeof(OrleansSchema).Assembly, Dialect).Max(m => m.Version);
 
     /// <summary>
     /// Applies the pending scripts in one transaction under an advisory lock, so silos starting together do not race.
@@ -37,7 +37,7 @@ public static class OrleansSchema
         await ExecAsync(conn, tx, $"SELECT pg_advisory_xact_lock({MigrationLockKey})", cancellationToken);
         await ExecAsync(conn, tx, "CREATE TABLE IF NOT EXISTS orleans_schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())", cancellationToken);
         var current = await CurrentVersionAsync(conn, tx, cancellationToken);
-        foreach (var (version, sql) in SqlScripts.Migrations(Dialect).Where(m => m.Version > current))
+        foreach (var (version, sql) in SqlScripts.Migrations(typeof(OrleansSchema).Assembly, Dialect).Where(m => m.Version > current))
         {
             await ExecAsync(conn, tx, sql, cancellationToken);
             await using var mark = new NpgsqlCommand("INSERT INTO orleans_schema_version (version) VALUES ($1)", conn, tx);

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 
 namespace TempMe.Pipeline.Pipeline.Output;
 

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Hosting;
 using TempMe.Pipeline.Pipeline;
 using TempMe.Pipeline.Pipeline.Output;

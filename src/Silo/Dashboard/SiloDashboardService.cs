@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using TempMe.Pipeline.Grains;
-using TempMe.Pipeline.Grains.Postgres;
+using TempMe.Pipeline.Ledger;
+using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Pipeline;
 
 namespace TempMe.Pipeline.Silo.Dashboard;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Pipeline.Search;
 using TempMe.Pipeline.Storage;

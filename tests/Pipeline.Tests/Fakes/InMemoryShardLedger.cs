@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 
 namespace TempMe.Pipeline.Pipeline.Tests.Fakes;
 

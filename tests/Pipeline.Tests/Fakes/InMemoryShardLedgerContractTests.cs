@@ -1,5 +1,5 @@
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Pipeline.Tests.Fakes;

@@ -1,5 +1,5 @@
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains;
+using TempMe.Pipeline.Ledger;
 
 namespace TempMe.Pipeline.Testing;
 

@@ -3,7 +3,7 @@ using Npgsql;
 using Polly;
 using Polly.Retry;
 
-namespace TempMe.Pipeline.Grains.Postgres;
+namespace TempMe.Pipeline.Ledger.Postgres;
 
 /// <summary>
 /// Retries transient PostgreSQL faults (server restarting or unreachable, connection dropped, serialization failures)

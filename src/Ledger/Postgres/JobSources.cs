@@ -1,6 +1,6 @@
 using TempMe.Pipeline.Contracts;
 
-namespace TempMe.Pipeline.Grains.Postgres;
+namespace TempMe.Pipeline.Ledger.Postgres;
 
 /// <summary>
 /// How a blob listed under a job's source is named in the ledger and the output: the source store's display root

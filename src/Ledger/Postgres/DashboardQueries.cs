@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace TempMe.Pipeline.Grains.Postgres;
+namespace TempMe.Pipeline.Ledger.Postgres;
 
 /// <summary>A job row as the dashboard shows it.</summary>
 /// <param name="Id">Job id.</param>

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
-namespace TempMe.Pipeline.Grains.Internal;
+namespace TempMe.Pipeline.Ledger.Internal;
 
 /// <summary>Stores embeddings as little-endian float32 bytes and timestamps as JSON, the same in every dialect.</summary>
 internal static class EmbeddingCodec

@@ -4,9 +4,9 @@ using Npgsql;
 using NpgsqlTypes;
 using Polly;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains.Internal;
+using TempMe.Pipeline.Ledger.Internal;
 
-namespace TempMe.Pipeline.Grains.Postgres;
+namespace TempMe.Pipeline.Ledger.Postgres;
 
 /// <summary>
 /// The distributed ledger over PostgreSQL: many jobs, per-video rows, shards claimed with

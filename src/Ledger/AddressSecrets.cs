@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace TempMe.Pipeline.Grains;
+namespace TempMe.Pipeline.Ledger;
 
 /// <summary>
 /// Keeps the secret part of storage addresses apart: the query of an <c>http(s)://</c> address (a SAS token) is split off,

@@ -1,6 +1,6 @@
 using TempMe.Pipeline.Contracts;
 
-namespace TempMe.Pipeline.Grains;
+namespace TempMe.Pipeline.Ledger;
 
 /// <summary>The settings that decide what an index's embeddings mean; one per output.</summary>
 /// <param name="ModelSpec">The model as the user named it (folder or <c>random:…</c>).</param>

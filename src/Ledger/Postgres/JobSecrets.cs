@@ -1,4 +1,4 @@
-namespace TempMe.Pipeline.Grains.Postgres;
+namespace TempMe.Pipeline.Ledger.Postgres;
 
 /// <summary>
 /// The secret queries (SAS tokens) of a job's addresses, stored apart from the job row in <c>job_secrets</c>. Only the

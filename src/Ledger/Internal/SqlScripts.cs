@@ -1,14 +1,17 @@
 using System.Reflection;
 
-namespace TempMe.Pipeline.Grains.Internal;
+namespace TempMe.Pipeline.Ledger.Internal;
 
-/// <summary>Reads the versioned SQL scripts embedded from <c>Sql/</c>.</summary>
-internal static class SqlScripts
+/// <summary>Reads the versioned SQL scripts a project embeds from its <c>Sql/</c> folder (<c>Dialect-NNN-name.sql</c>).</summary>
+public static class SqlScripts
 {
     /// <summary>The migrations of one dialect (<c>Sqlite</c>, <c>PostgreSQL</c>), ordered by version.</summary>
-    public static IReadOnlyList<(int Version, string Sql)> Migrations(string dialect)
+    public static IReadOnlyList<(int Version, string Sql)> Migrations(string dialect) => Migrations(typeof(SqlScripts).Assembly, dialect);
+
+    /// <summary>The migrations of one dialect embedded in <paramref name="assembly"/> under <c>Sql/</c>, ordered by version.</summary>
+    public static IReadOnlyList<(int Version, string Sql)> Migrations(Assembly assembly, string dialect)
     {
-        var assembly = typeof(SqlScripts).Assembly;
+        ArgumentNullException.ThrowIfNull(assembly);
         var prefix = $"{assembly.GetName().Name}.Sql.{dialect}-";
         return assembly.GetManifestResourceNames()
             .Where(name => name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))

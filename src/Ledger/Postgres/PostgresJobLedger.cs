@@ -1,6 +1,6 @@
 using TempMe.Pipeline.Contracts;
 
-namespace TempMe.Pipeline.Grains.Postgres;
+namespace TempMe.Pipeline.Ledger.Postgres;
 
 /// <summary>The PostgreSQL ledger seen through one job: what the shared shard pipeline runs against on a worker.</summary>
 internal sealed class PostgresJobLedger(PostgresLedger ledger, string jobId, string modelKey) : IShardLedger

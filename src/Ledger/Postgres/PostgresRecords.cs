@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace TempMe.Pipeline.Grains.Postgres;
+namespace TempMe.Pipeline.Ledger.Postgres;
 
 /// <summary>Job states as stored in <c>jobs.state</c>. They are persisted: never rename one.</summary>
 public static class JobStates

@@ -3,9 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Grains.Internal;
+using TempMe.Pipeline.Ledger.Internal;
 
-namespace TempMe.Pipeline.Grains.Sqlite;
+namespace TempMe.Pipeline.Ledger.Sqlite;
 
 /// <summary>
 /// The single-machine ledger: one SQLite file per output folder, holding one job. It survives Ctrl-C, <c>kill -9</c>
