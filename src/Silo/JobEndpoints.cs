@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
+using TempMe.Pipeline.Grains.Coordination;
 using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Silo.Search;
@@ -29,28 +30,29 @@ internal static class JobEndpoints
         api.MapGet("/{id}/search", SearchAsync);
 
         api.MapPost("/", SubmitAsync).AddEndpointFilter(RequireToken);
-        api.MapPost("/{id}/cancel", async (string id, PostgresLedger ledger, CancellationToken ct) =>
+        // Changes go through the job's grain, which owns the job's state machine; reads go straight to PostgreSQL.
+        api.MapPost("/{id}/cancel", async (string id, PostgresLedger ledger, IGrainFactory grains, CancellationToken ct) =>
         {
             if (await ledger.GetJobAsync(id, ct) is not { } job)
             {
                 return NotFound(id);
             }
 
-            if (!await ledger.CancelJobAsync(id, ct))
+            if (!await grains.GetGrain<ICorpusJobGrain>(id).CancelAsync().WaitAsync(ct))
             {
                 return Results.Problem(title: "job already finished", detail: $"Job {id} is {job.State}; only queued or running jobs can be cancelled.", statusCode: StatusCodes.Status409Conflict);
             }
 
             return Results.Json(new { id, state = JobStates.Cancelled }, ApiJson.Options);
         }).AddEndpointFilter(RequireToken);
-        api.MapPost("/{id}/retry-failed", async (string id, PostgresLedger ledger, CancellationToken ct) =>
+        api.MapPost("/{id}/retry-failed", async (string id, PostgresLedger ledger, IGrainFactory grains, CancellationToken ct) =>
         {
             if (await ledger.GetJobAsync(id, ct) is null)
             {
                 return NotFound(id);
             }
 
-            var requeued = await ledger.RetryFailedAsync(id, ct);
+            var requeued = await grains.GetGrain<ICorpusJobGrain>(id).RetryFailedAsync().WaitAsync(ct);
             return Results.Json(new { id, requeued }, ApiJson.Options);
         }).AddEndpointFilter(RequireToken);
     }
@@ -126,7 +128,7 @@ internal static class JobEndpoints
 
     private static FailureRow Row(Ledger.FailureRecord f) => new() { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts };
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, PostgresLedger ledger, SiloOptions options, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> SubmitAsync(HttpRequest request, PostgresLedger ledger, IGrainFactory grains, SiloOptions options, ILoggerFactory loggers, CancellationToken ct)
     {
         JsonElement body;
         try
@@ -156,11 +158,23 @@ internal static class JobEndpoints
         {
             return Results.Problem(
                 title: "output in use",
-                detail: $"Job {created.ClashingJobId} is still writing to {SiloBackgroundService.Display(validation.Spec.Output)} (the same place, one inside it or one around it); wait for it to finish, cancel it, or choose another --out.",
+                detail: $"Job {created.ClashingJobId} is still writing to {CorpusListing.Display(validation.Spec.Output)} (the same place, one inside it or one around it); wait for it to finish, cancel it, or choose another --out.",
                 statusCode: StatusCodes.Status409Conflict);
         }
 
-        SiloLog.LogInformationSubmitted(loggers.CreateLogger("TempMe.Pipeline.Silo.Jobs"), id, SiloBackgroundService.Display(validation.Spec!.Source), SiloBackgroundService.Display(validation.Spec.Output));
+        var logger = loggers.CreateLogger("TempMe.Pipeline.Silo.Jobs");
+        SiloLog.LogInformationSubmitted(logger, id, CorpusListing.Display(validation.Spec!.Source), CorpusListing.Display(validation.Spec.Output));
+        try
+        {
+            // The job's grain registers its reminder and starts listing; the job row is already durable.
+            await grains.GetGrain<ICorpusJobGrain>(id).StartAsync().WaitAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
+        {
+            // The silo's reconciliation pass starts every queued job whose grain was not reached.
+            SiloLog.LogWarningBackgroundFailed(logger, $"starting job {id}: {SiloHost.Redact(e.Message)} (it starts on the next reconciliation pass)");
+        }
+
         return Results.Json(new { id }, ApiJson.Options, statusCode: StatusCodes.Status202Accepted);
     }
 

@@ -4,12 +4,17 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Ledger.Postgres;
+using Orleans.Dashboard;
+using TempMe.Pipeline.Grains.Cluster;
 using TempMe.Pipeline.Hosting;
 using TempMe.Pipeline.Silo.Dashboard;
 
 namespace TempMe.Pipeline.Silo;
 
-/// <summary>Builds the silo: migrations, HTTP API, background listing, lease sweeper and manifest writer.</summary>
+/// <summary>
+/// Builds the coordinator: an Orleans silo of the coordinator role (it hosts the job, shard, queue and worker grains)
+/// and, in the same process, the HTTP API, our dashboard at <c>/</c> and the Orleans dashboard at <c>/orleans</c>.
+/// </summary>
 internal static class SiloHost
 {
     /// <summary>
@@ -33,6 +38,7 @@ internal static class SiloHost
             try
             {
                 await probe.MigrateAsync(cancellationToken);
+                await OrleansSchema.MigrateAsync(OrleansPostgres.ProviderConnectionString(options.ConnectionString), cancellationToken);
             }
             catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
             {
@@ -46,6 +52,19 @@ internal static class SiloHost
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        builder.UseOrleans(silo =>
+        {
+            silo.UseTempMeCluster(options.ConnectionString, options.Cluster, options.Endpoints, options.SiloName)
+                .AddTempMeCoordinatorRole(o =>
+                {
+                    o.AllowedRoots = options.AllowedRoots;
+                    o.JobRetry = options.JobRetry;
+                    o.JobTick = options.SweepInterval;
+                });
+            silo.AddDashboard();
+        });
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(sp =>
@@ -61,22 +80,32 @@ internal static class SiloHost
         builder.Services.AddHostedService<SiloDashboardService>();
         builder.AddTempMeDefaults("tempme-silo", sp => new TempMeReadiness
         {
-            IsReadyAsync = sp.GetRequiredService<PostgresLedger>().IsReadyAsync,
-            NotReadyDetail = "PostgreSQL is unreachable or its schema is not migrated.",
+            IsReadyAsync = ct => IsReadyAsync(sp, ct),
+            NotReadyDetail = "The silo is not active in the cluster, or PostgreSQL is unreachable or its schema is not migrated.",
         });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        // Long enough for the silo to hand its grains over and leave the cluster.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
         var app = builder.Build();
         app.Services.GetRequiredService<TempMe.Pipeline.Storage.AzureSdkLogForwarder>();
         app.MapTempMeDefaults();
         JobEndpoints.Map(app);
         DashboardEndpoints.Map(app);
+        OrleansDashboardEndpoints.Map(app);
         return app;
     }
 
+    // Ready: this silo is active in the cluster (it can host grains and is probed) and PostgreSQL answers.
+    private static async Task<bool> IsReadyAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var local = services.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress;
+        var membership = services.GetRequiredService<Orleans.Runtime.IClusterMembershipService>();
+        return membership.CurrentSnapshot.GetSiloStatus(local) == Orleans.Runtime.SiloStatus.Active
+            && await services.GetRequiredService<PostgresLedger>().IsReadyAsync(cancellationToken);
+    }
+
     /// <summary>Removes anything that looks like a password or key from a message.</summary>
-    internal static string Redact(string message) =>
-        System.Text.RegularExpressions.Regex.Replace(message, "(?i)(password|pwd|accountkey|sig)=[^;&\\s]*", "$1=***");
+    internal static string Redact(string message) => TempMe.Pipeline.Grains.Coordination.CorpusListing.Redact(message);
 }
 
 /// <summary>The silo cannot start; the message says why and what to do.</summary>
@@ -88,17 +117,11 @@ internal static partial class SiloLog
     [LoggerMessage(5000, LogLevel.Warning, "PostgreSQL call failed transiently; retrying in {DelaySeconds:0.0} s: {Message}")]
     public static partial void LogWarningDatabaseRetry(ILogger logger, double delaySeconds, string message);
 
-    [LoggerMessage(5001, LogLevel.Information, "Job {JobId}: listed {Count} videos from {Source}")]
-    public static partial void LogInformationListed(ILogger logger, string jobId, long count, string source);
 
-    [LoggerMessage(5002, LogLevel.Warning, "Job {JobId}: cannot list the source: {Message}")]
-    public static partial void LogWarningListingFailed(ILogger logger, string jobId, string message);
 
     [LoggerMessage(5003, LogLevel.Information, "Requeued {Count} shard(s) whose lease expired")]
     public static partial void LogInformationSwept(ILogger logger, int count);
 
-    [LoggerMessage(5004, LogLevel.Information, "Job {JobId}: wrote index.json and failures.jsonl to {Output}")]
-    public static partial void LogInformationManifest(ILogger logger, string jobId, string output);
 
     [LoggerMessage(5005, LogLevel.Warning, "Background pass failed (will retry): {Message}")]
     public static partial void LogWarningBackgroundFailed(ILogger logger, string message);
@@ -106,6 +129,4 @@ internal static partial class SiloLog
     [LoggerMessage(5006, LogLevel.Information, "Job {JobId} submitted: {Source} -> {Output}")]
     public static partial void LogInformationSubmitted(ILogger logger, string jobId, string source, string output);
 
-    [LoggerMessage(5007, LogLevel.Warning, "Job {JobId}: {Step} failed (job now {State}; retried with backoff): {Message}")]
-    public static partial void LogWarningJobRetry(ILogger logger, string jobId, string step, string state, string message);
 }

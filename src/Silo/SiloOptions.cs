@@ -34,4 +34,13 @@ internal sealed class SiloOptions
 
     /// <summary>The API token; null refuses every mutating call.</summary>
     public string? ApiToken { get; init; }
+
+    /// <summary>The Orleans cluster this coordinator silo joins.</summary>
+    public TempMe.Pipeline.Grains.Cluster.ClusterIdentity Cluster { get; init; } = TempMe.Pipeline.Grains.Cluster.ClusterIdentity.Default;
+
+    /// <summary>The silo's ports and advertised address.</summary>
+    public TempMe.Pipeline.Grains.Cluster.SiloEndpoints Endpoints { get; init; } = new();
+
+    /// <summary>The silo's name in the membership table and the Orleans dashboard.</summary>
+    public string SiloName { get; init; } = $"silo-{Environment.MachineName}-{Environment.ProcessId}";
 }

@@ -14,9 +14,10 @@ using TempMe.Pipeline.Storage;
 namespace TempMe.Pipeline.Worker;
 
 /// <summary>
-/// The worker loop: find a running job with a claimable shard, load its encoder (cached), open its output store, and
-/// run the shared <see cref="ShardPipeline"/> over the job's view of the PostgreSQL ledger until the job has nothing
-/// left to claim; then the next job, or an idle poll. Cancellation (SIGTERM, Ctrl-C) stops claiming and hands back
+/// The worker loop: ask the coordinators for a running job with a claimable shard, load its encoder (cached), open its
+/// output store, and run the shared <see cref="ShardPipeline"/> over the job's grains until the job has nothing left
+/// to claim; then the next job, or an idle poll. It runs on the thread pool, outside the Orleans scheduler, so a
+/// worker silo encoding at full CPU still answers the cluster's membership probes. Cancellation (SIGTERM, Ctrl-C) stops claiming and hands back
 /// unfinished shards (the pipeline does that), so another worker takes them at once.
 /// </summary>
 internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
@@ -33,28 +34,16 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
     private double _encode;
     private volatile string? _currentJob;
     private volatile PipelineCounters? _current;
-    private volatile bool _ready;
 
-    /// <summary>Runs until cancelled. Throws <see cref="WorkerStartException"/> when the database is unreachable at start.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs until cancelled, asking the coordinators for work through <paramref name="coordination"/>;
+    /// <paramref name="isReadyAsync"/> answers <c>/readyz</c> (the worker silo is active in the cluster).
+    /// </summary>
+    public async Task RunAsync(IJobCoordination coordination, Func<CancellationToken, Task<bool>> isReadyAsync, CancellationToken cancellationToken)
     {
-        await using var ledger = PostgresLedger.Create(options.ConnectionString, onRetry: (e, delay) => WorkerLog.LogWarningDatabaseRetry(logger, delay.TotalSeconds, e.Message));
-        await using (var probe = PostgresLedger.Create(options.ConnectionString, TimeSpan.FromSeconds(3)))
-        {
-            try
-            {
-                await probe.MigrateAsync(cancellationToken);
-            }
-            catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-            {
-                throw new WorkerStartException($"cannot reach PostgreSQL ({e.Message}); check --db / TEMPME_DB and that the server is running.");
-            }
-        }
-
-        _ready = true;
-        await using var health = await StartHealthAsync(ledger, cancellationToken);
+        await using var health = await StartHealthAsync(isReadyAsync, cancellationToken);
         using var stopReports = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reports = ReportLoopAsync(ledger, stopReports.Token);
+        var reports = ReportLoopAsync(coordination, stopReports.Token);
         WorkerLog.LogInformationStarted(logger, options.WorkerId);
         try
         {
@@ -63,10 +52,10 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
                 string? jobId;
                 try
                 {
-                    jobId = await ledger.FindClaimableJobAsync(cancellationToken);
+                    jobId = await coordination.FindClaimableJobAsync(cancellationToken);
                     if (jobId is not null)
                     {
-                        await RunJobAsync(ledger, jobId, cancellationToken);
+                        await RunJobAsync(coordination, jobId, cancellationToken);
                         continue;
                     }
                 }
@@ -88,7 +77,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
             await reports;
             try
             {
-                await ledger.ReportWorkerAsync(Report(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(3), CancellationToken.None);
+                await coordination.ReportWorkerAsync(Report(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(3), CancellationToken.None);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -97,7 +86,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         }
     }
 
-    private async Task RunJobAsync(PostgresLedger ledger, string jobId, CancellationToken cancellationToken)
+    private async Task RunJobAsync(IJobCoordination ledger, string jobId, CancellationToken cancellationToken)
     {
         var job = await ledger.GetJobForWorkAsync(jobId, cancellationToken);
         if (job is null || job.State != JobStates.Running)
@@ -185,14 +174,14 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
     /// stopped or the database being away (those are retried as before and never count against the job).
     /// </summary>
     private static bool IsJobFailure(Exception e, CancellationToken cancellationToken) =>
-        !(e is OperationCanceledException && cancellationToken.IsCancellationRequested) && !PostgresLedger.IsTransientDatabaseError(e) && e is not OutOfMemoryException;
+        !(e is OperationCanceledException && cancellationToken.IsCancellationRequested) && !PostgresLedger.IsTransientDatabaseError(e) && !GrainCalls.IsTransient(e) && e is not OutOfMemoryException;
 
     /// <summary>
     /// Fails the job at once when every worker would fail the same way (a bad model, a missing container, access denied);
     /// otherwise counts one more failure in a row: the job waits out a backoff (other jobs are claimed meanwhile) and
     /// fails after the configured number.
     /// </summary>
-    private async Task RecordJobFailureAsync(PostgresLedger ledger, string jobId, string what, Exception e, CancellationToken cancellationToken, bool neverAtOnce = false)
+    private async Task RecordJobFailureAsync(IJobCoordination ledger, string jobId, string what, Exception e, CancellationToken cancellationToken, bool neverAtOnce = false)
     {
         var message = $"{what}: {AddressSecrets.RedactText(e.Message)}";
         WorkerLog.LogWarningJobFailed(logger, jobId, e.GetType().Name, message);
@@ -220,7 +209,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         };
     }
 
-    private async Task ReportLoopAsync(PostgresLedger ledger, CancellationToken cancellationToken)
+    private async Task ReportLoopAsync(IJobCoordination ledger, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -236,11 +225,19 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
             catch (Exception e)
             {
                 WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, e.Message);
+                try
+                {
+                    await Task.Delay(options.Heartbeat, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }
 
-    private async Task<IAsyncDisposable> StartHealthAsync(PostgresLedger ledger, CancellationToken cancellationToken)
+    private async Task<IAsyncDisposable> StartHealthAsync(Func<CancellationToken, Task<bool>> isReadyAsync, CancellationToken cancellationToken)
     {
         // Metrics go out through OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, listener or not.
         if (string.IsNullOrWhiteSpace(options.HealthUrls))
@@ -253,8 +250,8 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         builder.WebHost.UseUrls(options.HealthUrls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
         builder.AddTempMeDefaults(ServiceName, _ => new TempMeReadiness
         {
-            IsReadyAsync = async ct => _ready && await ledger.IsReadyAsync(ct),
-            NotReadyDetail = "PostgreSQL is unreachable or its schema is not migrated.",
+            IsReadyAsync = isReadyAsync,
+            NotReadyDetail = "The worker silo is not active in the cluster (joining, leaving, or declared dead).",
         });
         var app = builder.Build();
         app.MapTempMeDefaults();

@@ -50,4 +50,10 @@ internal sealed class WorkerOptions
 
     /// <summary>Default of <see cref="MaxModelBytes"/>: 4 GiB, above the largest CLIP checkpoints in float32.</summary>
     public const long DefaultMaxModelBytes = 4L << 30;
+
+    /// <summary>The Orleans cluster this worker silo joins.</summary>
+    public TempMe.Pipeline.Grains.Cluster.ClusterIdentity Cluster { get; init; } = TempMe.Pipeline.Grains.Cluster.ClusterIdentity.Default;
+
+    /// <summary>The worker silo's ports and advertised address.</summary>
+    public TempMe.Pipeline.Grains.Cluster.SiloEndpoints Endpoints { get; init; } = new();
 }

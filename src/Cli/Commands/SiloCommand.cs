@@ -5,7 +5,7 @@ using TempMe.Pipeline.Silo;
 
 namespace TempMe.Pipeline.Cli.Commands;
 
-/// <summary><c>tempme silo</c>: the coordinator of distributed indexing (HTTP API, listing, lease sweeper) over PostgreSQL.</summary>
+/// <summary><c>tempme silo</c>: a coordinator silo of distributed indexing (job grains, HTTP API, dashboards) over PostgreSQL.</summary>
 internal static class SiloCommand
 {
     /// <summary>Creates the command.</summary>
@@ -17,10 +17,12 @@ internal static class SiloCommand
         var roots = new Option<string?>("--allowed-roots") { Description = "Comma-separated local folders that job sources and outputs may lie under (none: local paths are refused)." };
         var modelRoots = new Option<string?>(ModelRoots.OptionName) { Description = $"Comma-separated local folders that jobs' models may lie under; a local model elsewhere is refused at submit (or set {ModelRoots.EnvironmentVariable}; none: the workers decide)." };
         var (attempts, retrySeconds) = JobRetryOptions("listing a job's source (storage unreachable, throttled)");
-        var command = new Command("silo", $"Run the distributed-indexing coordinator: HTTP API for jobs, source listing, lease sweeper. Mutating API calls need the bearer token in {SiloOptions.ApiTokenVariable}.")
+        var cluster = new ClusterOptions();
+        var command = new Command("silo", $"Run a distributed-indexing coordinator: an Orleans silo hosting the job grains, with the HTTP API, the dashboard at / and the Orleans dashboard at /orleans. Several may run at once. Mutating API calls need the bearer token in {SiloOptions.ApiTokenVariable}.")
         {
             db, urls, sweep, roots, modelRoots, attempts, retrySeconds,
         };
+        cluster.AddTo(command);
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
         {
@@ -41,6 +43,8 @@ internal static class SiloCommand
                 ModelRoots = ModelRoots.FromOptionOrEnvironment(parse.GetValue(modelRoots)),
                 JobRetry = JobRetry(parse, attempts, retrySeconds),
                 ApiToken = Environment.GetEnvironmentVariable(SiloOptions.ApiTokenVariable) is { Length: > 0 } token ? token : null,
+                Endpoints = cluster.Endpoints(parse),
+                Cluster = cluster.Identity(parse),
             };
 
             Microsoft.AspNetCore.Builder.WebApplication app;
@@ -63,6 +67,11 @@ internal static class SiloCommand
                 catch (IOException e)
                 {
                     await Console.Error.WriteLineAsync($"error: cannot listen on {options.Urls}: {e.Message}");
+                    return ExitCodes.Failure;
+                }
+                catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
+                {
+                    await Console.Error.WriteLineAsync($"error: the silo cannot join the cluster ({e.GetType().Name}: {SiloHost.Redact(e.Message)}); check --db, --silo-port/--gateway-port (in use?) and --cluster-id.");
                     return ExitCodes.Failure;
                 }
 

@@ -1,11 +1,12 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Worker;
 
 namespace TempMe.Pipeline.Cli.Commands;
 
-/// <summary><c>tempme worker</c>: claims shards of running jobs from PostgreSQL and embeds them with the shared shard pipeline.</summary>
+/// <summary><c>tempme worker</c>: a worker silo that claims shards of running jobs from the coordination grains and embeds them with the shared shard pipeline.</summary>
 internal static class WorkerCommand
 {
     /// <summary>Creates the command.</summary>
@@ -22,10 +23,12 @@ internal static class WorkerCommand
         var modelRoots = new Option<string?>(ModelRoots.OptionName) { Description = $"Comma-separated local folders that jobs' models may lie under (or set {ModelRoots.EnvironmentVariable}; none: only random: and blob models)." };
         var maxModelBytes = new Option<long>("--max-model-bytes") { Description = "The most bytes a model named by a blob prefix may download.", DefaultValueFactory = _ => WorkerOptions.DefaultMaxModelBytes };
         var (attempts, retrySeconds) = SiloCommand.JobRetryOptions("opening a job's model or output, or of a worker's pass over it (counted across workers)");
-        var command = new Command("worker", "Run a distributed-indexing worker: claim shards from the ledger, embed them, write parts to the job's output. SIGTERM hands unfinished shards back and exits 0.")
+        var cluster = new ClusterOptions();
+        var command = new Command("worker", "Run a distributed-indexing worker: an Orleans silo of the worker role that claims shards from the coordinators, embeds them and writes parts to the job's output. SIGTERM hands unfinished shards back, leaves the cluster and exits 0.")
         {
             db, lease, heartbeat, concurrency, batch, health, workerId, timeout, modelRoots, maxModelBytes, attempts, retrySeconds,
         };
+        cluster.AddTo(command);
 
         CommandAction.Set(command, async (parse, cancellationToken) =>
         {
@@ -66,26 +69,49 @@ internal static class WorkerCommand
                 ModelRoots = roots,
                 MaxModelBytes = parse.GetValue(maxModelBytes),
                 JobRetry = SiloCommand.JobRetry(parse, attempts, retrySeconds),
+                Endpoints = cluster.Endpoints(parse),
+                Cluster = cluster.Identity(parse),
             };
 
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information));
             // The Azure SDK's own warnings (failed requests, retries) reach the worker log, with SAS signatures redacted.
             using var sdkLogs = new TempMe.Pipeline.Storage.AzureSdkLogForwarder(loggers);
-            var host = new WorkerHost(options, loggers.CreateLogger("TempMe.Pipeline.Worker"));
+            Microsoft.Extensions.Hosting.IHost host;
             try
             {
-                await host.RunAsync(cancellationToken);
+                host = await WorkerSilo.BuildAsync(options, cancellationToken);
             }
             catch (WorkerStartException e)
             {
                 await Console.Error.WriteLineAsync($"error: {e.Message}");
                 return ExitCodes.Failure;
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+            using (host)
             {
+                try
+                {
+                    await host.StartAsync(cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
+                {
+                    await Console.Error.WriteLineAsync($"error: the worker silo cannot join the cluster ({e.GetType().Name}: {TempMe.Pipeline.Ledger.AddressSecrets.RedactText(e.Message)}); check --db, --silo-port/--gateway-port (in use?) and --cluster-id.");
+                    return ExitCodes.Failure;
+                }
+
+                var lifetime = host.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                await host.StopAsync(CancellationToken.None);
                 // Unfinished shards were handed back; nothing is lost.
                 await Console.Error.WriteLineAsync("worker stopped: unfinished shards were handed back.");
-                return ExitCodes.Ok;
             }
 
             return ExitCodes.Ok;

@@ -7,7 +7,7 @@ internal sealed class PostgresJobLedger(PostgresLedger ledger, string jobId, str
 {
     /// <inheritdoc />
     public Task<ShardLease?> ClaimShardAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
-        ledger.ClaimShardAsync(jobId, workerId, lease, cancellationToken);
+        ledger.ClaimShardAsync(jobId, workerId, silo: null, lease, cancellationToken);
 
     /// <inheritdoc />
     public Task<bool> RenewLeaseAsync(ShardLease shard, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>

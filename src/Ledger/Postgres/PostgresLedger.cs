@@ -467,6 +467,32 @@ public sealed class PostgresLedger : IAsyncDisposable
         return expired.Count;
     }, cancellationToken);
 
+    /// <summary>
+    /// Ends at once every lease held by a worker in one of <paramref name="silos"/> (silos the cluster declared dead) and
+    /// requeues those shards exactly as an expired lease is requeued (each pending video charged one attempt, see
+    /// <see cref="SweepExpiredLeasesAsync"/>). Idempotent: a dead silo holds no lease after the first call.
+    /// Returns the number of leases ended.
+    /// </summary>
+    public async Task<int> ExpireLeasesOfSilosAsync(IReadOnlyCollection<string> silos, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(silos);
+        if (silos.Count == 0)
+        {
+            return 0;
+        }
+
+        var ended = await RunAsync(async (conn, tx, ct) =>
+        {
+            await using var cmd = Cmd(conn, tx, "UPDATE shards SET lease_expires = now() - interval '1 millisecond' WHERE state = 'leased' AND lease_silo = ANY($1)", silos.ToArray());
+            return await cmd.ExecuteNonQueryAsync(ct);
+        }, cancellationToken);
+        while (ended > 0 && await SweepExpiredLeasesAsync(cancellationToken) == 500)
+        {
+        }
+
+        return ended;
+    }
+
     /// <summary>Writes a worker's heartbeat row.</summary>
     public Task ReportWorkerAsync(WorkerReport report, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
@@ -495,7 +521,12 @@ public sealed class PostgresLedger : IAsyncDisposable
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    internal async Task<ShardLease?> ClaimShardAsync(string jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Claims the next shard of <paramref name="jobId"/> for <paramref name="workerId"/>, recording the Orleans silo
+    /// the worker runs in (<paramref name="silo"/>, null outside a cluster) so the shard can be requeued the moment the
+    /// cluster declares that silo dead (<see cref="ExpireLeasesOfSilosAsync"/>).
+    /// </summary>
+    public async Task<ShardLease?> ClaimShardAsync(string jobId, string workerId, string? silo, TimeSpan lease, CancellationToken cancellationToken) =>
         await RunAsync(async (conn, tx, ct) =>
         {
             await using (var job = Cmd(conn, tx, "SELECT state FROM jobs WHERE id = $1", jobId))
@@ -529,13 +560,13 @@ public sealed class PostgresLedger : IAsyncDisposable
             // The worker's dashboard row learns its shard in the same transaction (no row yet: nothing to update).
             await using (var take = Cmd(conn, tx, """
                 WITH taken AS (
-                    UPDATE shards SET state = 'leased', lease_owner = $3, lease_token = $4, lease_expires = now() + make_interval(secs => $5), attempts = attempts + 1
+                    UPDATE shards SET state = 'leased', lease_owner = $3, lease_token = $4, lease_expires = now() + make_interval(secs => $5), attempts = attempts + 1, lease_silo = $6
                     WHERE job_id = $1 AND id = $2 RETURNING lease_expires),
                 w AS (
                     UPDATE workers SET current_job_id = $1, current_job = $1, current_part = $2, current_shard = $2, current_part_since = now(), last_heartbeat = now()
                     WHERE id = $3)
                 SELECT lease_expires FROM taken
-                """, jobId, shard.Value, workerId, token, lease.TotalSeconds))
+                """, jobId, shard.Value, workerId, token, lease.TotalSeconds, (object?)silo ?? DBNull.Value))
             {
                 expires = new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await take.ExecuteScalarAsync(ct))!, DateTimeKind.Utc));
             }

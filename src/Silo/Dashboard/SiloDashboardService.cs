@@ -143,7 +143,7 @@ internal sealed class SiloDashboardService : BackgroundService
 
             var errors = row.Failed > 0 && _topErrors.TryGetValue(row.Id, out var top) ? top.Errors : [];
             jobs.Add(new DashboardJob(
-                row.Id, row.State, SiloBackgroundService.Display(row.Source), SiloBackgroundService.Display(row.Output), AddressSecrets.Redact(row.Model),
+                row.Id, row.State, TempMe.Pipeline.Grains.Coordination.CorpusListing.Display(row.Source), TempMe.Pipeline.Grains.Coordination.CorpusListing.Display(row.Output), AddressSecrets.Redact(row.Model),
                 row.Total, row.Done, row.Failed, Math.Min(row.Running, row.Pending), Math.Max(0, row.Pending - row.Running),
                 row.ShardsTotal, row.ShardsDone, Math.Round(rate, 3), eta, row.Created, row.Started, row.Finished, row.Message, errors, history.Points()));
         }
