@@ -10,6 +10,36 @@ namespace TempMe.Pipeline.Distributed.Tests;
 public sealed class ApiTests(DistributedFixture fixture)
 {
     [Fact]
+    public async Task The_Orleans_dashboard_is_served_under_orleans_read_only_and_our_dashboard_stays_at_the_root()
+    {
+        var db = fixture.CreateDatabase();
+        var port = DistributedFixture.FreePort();
+        using var silo = fixture.StartSilo(db, port);
+        using var client = new SiloClient(port);
+        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
+
+        using (var page = await client.Http.GetAsync("orleans"))
+        {
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        }
+
+        using (var root = await client.Http.GetAsync("/"))
+        {
+            Assert.Equal(HttpStatusCode.OK, root.StatusCode);
+            Assert.Contains("TempMe", await root.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Read-only without the token, and with it: the job API is the one place changes are made.
+        foreach (var token in new[] { null, DistributedFixture.Token })
+        {
+            using var write = await Post(client, "orleans/anything", new { }, token);
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, write.StatusCode);
+            Assert.Equal("application/problem+json", write.Content.Headers.ContentType?.MediaType);
+        }
+    }
+
+    [Fact]
     public async Task Bad_requests_get_problem_details_naming_the_field_and_changes_need_the_token()
     {
         var db = fixture.CreateDatabase();
@@ -116,13 +146,17 @@ public sealed class ApiTests(DistributedFixture fixture)
         Assert.True(errors.TryGetProperty(field, out _), $"the problem does not name {field}: {text}");
     }
 
-    private static Task<HttpResponseMessage> Post(SiloClient client, string path, object body, string token)
+    private static Task<HttpResponseMessage> Post(SiloClient client, string path, object body, string? token)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path)
         {
             Content = body is string raw ? new StringContent(raw, System.Text.Encoding.UTF8, "application/json") : JsonContent.Create(body),
         };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
         return client.Http.SendAsync(request);
     }
 }

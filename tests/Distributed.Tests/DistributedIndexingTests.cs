@@ -1,12 +1,13 @@
 using System.Text.Json;
 using Npgsql;
 using TempMe.Pipeline.Testing;
+using Xunit.Abstractions;
 
 namespace TempMe.Pipeline.Distributed.Tests;
 
 /// <summary>A silo and worker processes against real PostgreSQL and Azurite.</summary>
 [Collection(DistributedCollection.Name)]
-public sealed class DistributedIndexingTests(DistributedFixture fixture)
+public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOutputHelper output)
 {
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(150);
 
@@ -137,6 +138,82 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture)
         var failuresFile = await fixture.ReadOutputTextAsync(container, "failures.jsonl");
         Assert.Contains("broken.mp4", failuresFile, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Killing_a_worker_silo_and_the_coordinator_hosting_the_job_loses_and_duplicates_nothing()
+    {
+        // Two coordinator silos and two worker silos in one Orleans cluster; 40 clips and one corrupt file.
+        var db = fixture.CreateDatabase();
+        var (container, _) = await fixture.UploadAsync(40, new Dictionary<string, byte[]> { ["broken.mp4"] = "this is not a video"u8.ToArray() });
+        var ports = new[] { DistributedFixture.FreePort(), DistributedFixture.FreePort() };
+        var coordinators = ports.Select(p => fixture.StartSilo(db, p)).ToArray();
+        var clients = ports.Select(p => new SiloClient(p)).ToArray();
+        try
+        {
+            await clients[0].WaitReadyAsync(TimeSpan.FromSeconds(60), coordinators);
+            await clients[1].WaitReadyAsync(TimeSpan.FromSeconds(60), coordinators);
+
+            // A lease of 10 minutes: only the cluster's death declaration can requeue the dead worker's shard in time.
+            using var a = StartWorker(db, "worker-a", leaseSeconds: 600);
+            using var b = StartWorker(db, "worker-b", leaseSeconds: 600);
+            var all = coordinators.Append(a).Append(b).ToArray();
+            var id = await clients[0].SubmitAsync(Spec(container, shardSize: 5, maxAttempts: 2));
+
+            // The job's grain logs its listing in the silo that hosts it.
+            var deadline = DateTime.UtcNow + JobTimeout;
+            int host;
+            while ((host = Array.FindIndex(coordinators, c => c.Output.Contains($"Job {id}: listed", StringComparison.Ordinal))) < 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "no coordinator listed the job:\n" + SiloClient.Dump(all));
+                await Task.Delay(100);
+            }
+
+            var survivor = 1 - host;
+            await using var conn = await Open(db);
+            while (await Scalar<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") == 0
+                   || await Scalar<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "worker A never got to work:\n" + SiloClient.Dump(all));
+                await Task.Delay(100);
+            }
+
+            // kill -9 of worker A mid-shard and of the coordinator hosting the job's grain, together.
+            a.KillHard();
+            coordinators[host].KillHard();
+            var killed = DateTime.UtcNow;
+            while (await Scalar<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") > 0)
+            {
+                Assert.True(DateTime.UtcNow < killed + TimeSpan.FromSeconds(120), "worker A's shard was not requeued within 2 minutes (its lease runs 10):\n" + SiloClient.Dump(all));
+                await Task.Delay(100);
+            }
+
+            var requeuedAfter = DateTime.UtcNow - killed;
+            output.WriteLine($"worker A's shard was requeued {requeuedAfter.TotalSeconds:0.0} s after kill -9 (default membership settings)");
+
+            var job = await clients[survivor].WaitForJobAsync(id, SiloClient.IsFinished, JobTimeout, coordinators[survivor], b);
+            Assert.Equal("completed_with_failures", job.GetProperty("state").GetString());
+            Assert.Equal(40, SiloClient.Count(job, "done"));
+            Assert.Equal(1, SiloClient.Count(job, "failed"));
+            await AssertExactlyOnceAsync(container, 40, clients[survivor], id, coordinators[survivor], b);
+            Assert.Contains("broken.mp4", await fixture.ReadOutputTextAsync(container, "failures.jsonl"), StringComparison.Ordinal);
+            Assert.Contains("declared dead", coordinators[survivor].Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var process in coordinators)
+            {
+                process.Dispose();
+            }
+
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    private TempmeProcess StartWorker(string db, string id, int leaseSeconds) =>
+        fixture.Start(["worker", "--db", db, "--lease-seconds", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);
 
     private static object Spec(string container, int shardSize, int maxAttempts = 3) => new
     {

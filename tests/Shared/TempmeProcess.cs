@@ -18,6 +18,9 @@ public sealed class TempmeProcess : IDisposable
             info.ArgumentList.Add(arg);
         }
 
+        // Several silos run on this host: each picks free Orleans ports unless a test names them.
+        info.Environment["TEMPME_SILO_PORT"] = "0";
+        info.Environment["TEMPME_GATEWAY_PORT"] = "0";
         foreach (var (key, value) in environment)
         {
             if (value is null)
