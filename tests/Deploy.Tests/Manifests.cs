@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
 namespace TempMe.Pipeline.Deploy.Tests;
@@ -58,6 +59,9 @@ internal sealed class Workload(string kind, string name, YamlMappingNode obj, Ya
 
     public string Name { get; } = name;
 
+    /// <summary>The namespace kustomize rendered the workload into.</summary>
+    public string? Namespace => Object.Str("metadata", "namespace");
+
     public YamlMappingNode Object { get; } = obj;
 
     public YamlNode Template { get; } = template;
@@ -78,7 +82,7 @@ internal sealed class Workload(string kind, string name, YamlMappingNode obj, Ya
 }
 
 /// <summary>A container (or init container) of a workload.</summary>
-internal sealed record Container(Workload Workload, YamlNode Node, bool IsInit)
+internal sealed partial record Container(Workload Workload, YamlNode Node, bool IsInit)
 {
     public string Name => Node.Str("name") ?? "?";
 
@@ -148,5 +152,30 @@ internal sealed record Container(Workload Workload, YamlNode Node, bool IsInit)
 
     public IEnumerable<YamlNode> Env => Node.Get("env").Items();
 
+    /// <summary>The env entry named <paramref name="name"/>, or null.</summary>
+    public YamlNode? EnvEntry(string name) => Env.LastOrDefault(e => e.Str("name") == name);
+
+    /// <summary>The downward-API field an env var is read from (<c>metadata.name</c>, <c>status.podIP</c>), or null.</summary>
+    public string? EnvFieldPath(string name) => EnvEntry(name).Str("valueFrom", "fieldRef", "fieldPath");
+
+    /// <summary>
+    /// What the env var holds in a running pod: its literal value, or the pod label a
+    /// <c>fieldRef: metadata.labels['KEY']</c> reads; null when unset or read from elsewhere.
+    /// </summary>
+    public string? EnvValue(string name)
+    {
+        var entry = EnvEntry(name);
+        if (entry?.Get("value") is YamlScalarNode literal)
+        {
+            return literal.Value;
+        }
+
+        var label = LabelFieldPath().Match(entry.Str("valueFrom", "fieldRef", "fieldPath") ?? "");
+        return label.Success ? Workload.PodLabels.GetValueOrDefault(label.Groups[1].Value) : null;
+    }
+
     public override string ToString() => $"{Workload}: {(IsInit ? "initContainer" : "container")} {Name}";
+
+    [GeneratedRegex(@"^metadata\.labels\['([^']+)'\]$")]
+    private static partial Regex LabelFieldPath();
 }
