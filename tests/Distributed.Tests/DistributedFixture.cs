@@ -149,7 +149,7 @@ public sealed class DistributedFixture : IDisposable
         Start(["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", LocalRoot], withToken, environment);
 
     public TempmeProcess StartWorker(string db, string id) =>
-        Start(["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);
+        Start(["worker", "--db", db, "--lease-seconds", "10", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);
 
     /// <summary>Stops PostgreSQL (fast shutdown).</summary>
     public void StopPostgres() => Postgres.Stop();

@@ -169,6 +169,7 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
             }
 
             var survivor = 1 - host;
+            deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
             await using var conn = await Open(db);
             while (await Scalar<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") == 0
                    || await Scalar<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)

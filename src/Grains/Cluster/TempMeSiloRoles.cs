@@ -37,10 +37,9 @@ public static class TempMeSiloRoles
         ArgumentNullException.ThrowIfNull(silo);
         silo.Configure<GrainTypeOptions>(o =>
         {
-            foreach (var type in CoordinatorGrainClasses)
-            {
-                o.Classes.Remove(type);
-            }
+            // Our grains, and the Orleans dashboard's (the worker binary carries the coordinator's assemblies, but only
+            // coordinators register the dashboard's services).
+            o.Classes.RemoveWhere(IsCoordinatorOnly);
         });
         return silo.AddTempMeMessages();
     }
@@ -55,6 +54,10 @@ public static class TempMeSiloRoles
         silo.Services.AddSerializer(s => s.AddJsonSerializer(isSupported: IsMessageRecord));
         return silo;
     }
+
+    /// <summary>Whether a grain class may be hosted by coordinator silos only.</summary>
+    internal static bool IsCoordinatorOnly(Type grainClass) =>
+        CoordinatorGrainClasses.Contains(grainClass) || grainClass.Assembly.GetName().Name == "Orleans.Dashboard";
 
     private static bool IsMessageRecord(Type type) =>
         type.Assembly == typeof(Contracts.ShardLease).Assembly || type.Assembly == typeof(Ledger.Postgres.PostgresLedger).Assembly;

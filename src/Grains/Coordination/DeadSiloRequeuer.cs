@@ -22,6 +22,8 @@ internal sealed partial class DeadSiloRequeuer(IClusterMembershipService members
         {
             await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stoppingToken))
             {
+                // Silos that left the table (defunct entries are cleaned up after days) need no memory any more.
+                _handled.IntersectWith(snapshot.Members.Keys);
                 var dead = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead && !_handled.Contains(m.SiloAddress)).ToList();
                 if (dead.Count > 0)
                 {
