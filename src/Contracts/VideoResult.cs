@@ -21,6 +21,12 @@ public sealed record VideoResult
     /// <summary>The embedding and its sampling facts when the video succeeded.</summary>
     public CachedEmbedding? Embedding { get; init; }
 
+    /// <summary>
+    /// The store name of the video's thumbnail (<c>thumbnails/ab/SHA.jpg</c>) when one was written or found for its
+    /// content; null when none (a thumbnail that could not be made never fails the video).
+    /// </summary>
+    public string? Thumbnail { get; init; }
+
     /// <summary>One of <see cref="ErrorCodes"/> when the attempt failed.</summary>
     public string? ErrorCode { get; init; }
 

@@ -16,6 +16,8 @@ public sealed class PipelineCounters
     private long _fetchMicros;
     private long _uploadMicros;
     private long _settled;
+    private long _thumbnails;
+    private long _thumbnailFailures;
 
     /// <summary>Videos in claimed shards.</summary>
     public long Claimed => Interlocked.Read(ref _claimed);
@@ -47,10 +49,24 @@ public sealed class PipelineCounters
     /// <summary>Videos of claimed shards that have a result in this run, including ones settled before it (so <see cref="Claimed"/> minus this is what is in flight).</summary>
     public long Settled => Interlocked.Read(ref _settled);
 
+    /// <summary>Thumbnails written to the output store in this run.</summary>
+    public long ThumbnailsWritten => Interlocked.Read(ref _thumbnails);
+
+    /// <summary>Thumbnails that could not be made, written or looked up in this run (their videos are not failed: they show none).</summary>
+    public long ThumbnailFailures => Interlocked.Read(ref _thumbnailFailures);
+
     /// <summary>Failures of this run by error code.</summary>
     public ConcurrentDictionary<string, long> FailuresByCode { get; } = new(StringComparer.Ordinal);
 
     internal void AddClaimed(int videos) => Interlocked.Add(ref _claimed, videos);
+
+    internal void AddThumbnailWritten() => Interlocked.Increment(ref _thumbnails);
+
+    internal void AddThumbnailFailure()
+    {
+        Interlocked.Increment(ref _thumbnailFailures);
+        PipelineMetrics.ThumbnailFailures.Add(1);
+    }
 
     internal void AddLostShard() => Interlocked.Increment(ref _lostShards);
 

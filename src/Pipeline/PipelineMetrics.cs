@@ -24,6 +24,9 @@ public static class PipelineMetrics
     /// <summary>Failed video attempts by <c>error_code</c>, exported as <c>tempme_videos_failed_total</c>.</summary>
     public static Counter<long> VideosFailed { get; } = Meter.CreateCounter<long>("tempme.videos.failed", "{video}", "Video attempts that failed in this process, by error_code (retryable ones may succeed later).");
 
+    /// <summary>Thumbnails that could not be made or written (the videos still succeed), exported as <c>tempme_thumbnails_failed_total</c>.</summary>
+    public static Counter<long> ThumbnailFailures { get; } = Meter.CreateCounter<long>("tempme.thumbnails.failed", "{thumbnail}", "Search-result thumbnails that could not be made, written or looked up (their videos still succeed and show none).");
+
     /// <summary>Seconds to fetch one source video (download or local open) and hash it.</summary>
     public static Histogram<double> DownloadSeconds { get; } = Meter.CreateHistogram<double>("tempme.download.seconds", "s", "Seconds to fetch (download) and hash one source video.");
 

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Pipeline.Output;
 using TempMe.Pipeline.Pipeline.Sources;
+using TempMe.Pipeline.Pipeline.Thumbnails;
 
 namespace TempMe.Pipeline.Pipeline;
 
@@ -286,7 +287,7 @@ public sealed class ShardPipeline
         if (video.State == VideoState.Done && video.ContentSha256 is { } knownSha
             && await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, knownSha, cancellationToken) is { } known)
         {
-            Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = knownSha, Embedding = known, Reused = true, Attempted = false });
+            Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = knownSha, Embedding = known, Reused = true, Attempted = false, Thumbnail = await ExistingThumbnailAsync(knownSha, cancellationToken) });
             return null;
         }
 
@@ -325,7 +326,7 @@ public sealed class ShardPipeline
 
             if (await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, sha, cancellationToken) is { } cached)
             {
-                Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = sha, Embedding = cached, Reused = true });
+                Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = sha, Embedding = cached, Reused = true, Thumbnail = await ExistingThumbnailAsync(sha, cancellationToken) });
                 return null;
             }
 
@@ -367,7 +368,10 @@ public sealed class ShardPipeline
                 return null;
             }
 
-            return new DecodedVideo(job, sha, sample, decodeSeconds);
+            // Written here, by the decoders and before the part that lists the video exists, so a listed row's
+            // thumbnail is already in the store; the encoder never waits for it.
+            var thumbnail = await WriteThumbnailAsync(sha, sample, cancellationToken);
+            return new DecodedVideo(job, sha, sample, decodeSeconds, thumbnail);
         }
     }
 
@@ -401,7 +405,7 @@ public sealed class ShardPipeline
                 {
                     VideoId = video.VideoId, Source = video.Source, ContentSha256 = item.Sha,
                     Embedding = new CachedEmbedding(output.AsSpan(i * _encoder.EmbeddingSize, _encoder.EmbeddingSize).ToArray(), item.Sample.Probe.DurationSeconds, item.Sample.TimestampsSeconds),
-                    DecodeSeconds = item.DecodeSeconds, EncodeSeconds = encodeSeconds,
+                    DecodeSeconds = item.DecodeSeconds, EncodeSeconds = encodeSeconds, Thumbnail = item.Thumbnail,
                 }
                 : Failure(video, ErrorCodes.EncodeFailed, failure.Message, item.DecodeSeconds) with { ContentSha256 = item.Sha, EncodeSeconds = encodeSeconds };
             results.Add((item.Job, item.Sha, result));
@@ -485,6 +489,59 @@ public sealed class ShardPipeline
         await TryReleaseAsync(work.Lease);
     }
 
+    /// <summary>
+    /// Writes the thumbnail of <paramref name="sha"/> from the middle sampled frame unless the store has it already
+    /// (another copy, an earlier run); returns its name, or null when it could not be made or written. Never throws
+    /// but for cancellation: a missing thumbnail is shown as none, and the video is not failed for it.
+    /// </summary>
+    private async Task<string?> WriteThumbnailAsync(string sha, FrameSample sample, CancellationToken cancellationToken)
+    {
+        if (!ThumbnailNames.IsContentHash(sha) || sample.Frames is not { } frames)
+        {
+            return null;
+        }
+
+        var name = ThumbnailNames.For(sha);
+        try
+        {
+            if (await _output.GetPropertiesAsync(name, cancellationToken) is not null)
+            {
+                return name;
+            }
+
+            var jpeg = ThumbnailEncoder.Encode(frames, _sampling.ImageSize, _sampling.Frames / 2);
+            using var content = new MemoryStream(jpeg, writable: false);
+            await _output.WriteAsync(name, content, cancellationToken);
+            Counters.AddThumbnailWritten();
+            return name;
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException))
+        {
+            Counters.AddThumbnailFailure();
+            return null;
+        }
+    }
+
+    /// <summary>The name of the thumbnail of <paramref name="sha"/> when the store has it (a reused embedding has no frames to make one).</summary>
+    private async Task<string?> ExistingThumbnailAsync(string sha, CancellationToken cancellationToken)
+    {
+        if (!ThumbnailNames.IsContentHash(sha))
+        {
+            return null;
+        }
+
+        var name = ThumbnailNames.For(sha);
+        try
+        {
+            return await _output.GetPropertiesAsync(name, cancellationToken) is not null ? name : null;
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException))
+        {
+            Counters.AddThumbnailFailure();
+            return null;
+        }
+    }
+
     private void CompleteLeader(VideoJob job, string sha, VideoResult result)
     {
         Complete(job, result);
@@ -525,7 +582,7 @@ public sealed class ShardPipeline
         public ShardVideo Video => Work.Lease.Videos[Index];
     }
 
-    private sealed record DecodedVideo(VideoJob Job, string Sha, FrameSample Sample, double DecodeSeconds);
+    private sealed record DecodedVideo(VideoJob Job, string Sha, FrameSample Sample, double DecodeSeconds, string? Thumbnail);
 
     private sealed class ShardWork(ShardLease lease, CancellationToken runToken)
     {

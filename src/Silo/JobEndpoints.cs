@@ -28,6 +28,7 @@ internal static class JobEndpoints
             await ledger.GetJobAsync(id, ct) is { } job ? Results.Json(JobView.From(job), ApiJson.Options) : NotFound(id));
         api.MapGet("/{id}/failures", FailuresAsync);
         api.MapGet("/{id}/search", SearchAsync);
+        api.MapGet("/{id}/thumbnails/{file}", ThumbnailAsync);
 
         api.MapPost("/", SubmitAsync).AddEndpointFilter(RequireToken);
         // Changes go through the job's grain, which owns the job's state machine; reads go straight to PostgreSQL.
@@ -124,6 +125,24 @@ internal static class JobEndpoints
 
         var (store, localRoot) = IndexSearchService.OpenStore(job.Spec.Output);
         return await search.SearchAsync(id, store, localRoot, job.Spec.Model, request!, ct);
+    }
+
+    /// <summary>A search result's thumbnail from the job's output (any job state: a thumbnail, once written, never changes).</summary>
+    private static async Task<IResult> ThumbnailAsync(string id, string file, HttpContext context, PostgresLedger ledger, CancellationToken ct)
+    {
+        var (sha, problem) = ThumbnailResponses.Parse(file);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (await ledger.GetJobForWorkAsync(id, ct) is not { } job)
+        {
+            return NotFound(id);
+        }
+
+        var (store, _) = IndexSearchService.OpenStore(job.Spec.Output);
+        return await ThumbnailResponses.ServeAsync(store, sha!, context, ct);
     }
 
     private static FailureRow Row(Ledger.FailureRecord f) => new() { Source = f.Source, ErrorCode = f.ErrorCode, Message = f.Message, Attempts = f.Attempts };

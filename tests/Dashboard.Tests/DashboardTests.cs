@@ -98,13 +98,29 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         await page.WaitForSelectorAsync("#search-results tbody tr", new PageWaitForSelectorOptions { Timeout = 60_000 });
         var results = page.Locator("#search-results tbody tr");
         Assert.Equal(8, await results.CountAsync());
-        Assert.Equal("1", await results.Nth(0).Locator("td").Nth(0).InnerTextAsync());
-        Assert.EndsWith(".mp4", await results.Nth(0).Locator("td").Nth(2).InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal("1", await results.Nth(0).Locator("td").Nth(1).InnerTextAsync());
+        Assert.EndsWith(".mp4", await results.Nth(0).Locator("td").Nth(3).InnerTextAsync(), StringComparison.Ordinal);
         var shownScores = new List<double>();
         for (var i = 0; i < 8; i++)
         {
-            shownScores.Add(double.Parse(await results.Nth(i).Locator("td").Nth(1).InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture));
+            shownScores.Add(double.Parse(await results.Nth(i).Locator("td").Nth(2).InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture));
         }
+
+        // Each result shows its thumbnail, loaded (decoded by the browser), with the source as its alt text; the
+        // page's redraws every second keep the same images instead of loading them again.
+        await page.WaitForFunctionAsync(
+            "() => { const imgs = [...document.querySelectorAll('#search-results tbody td.thumb img')]; return imgs.length === 8 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+            null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        for (var i = 0; i < 8; i++)
+        {
+            var image = results.Nth(i).Locator("td.thumb img");
+            Assert.Equal(await results.Nth(i).Locator("td").Nth(3).InnerTextAsync(), await image.GetAttributeAsync("alt"));
+            Assert.Equal(160, await image.EvaluateAsync<int>("img => img.naturalWidth"));
+        }
+
+        await page.EvaluateAsync("() => { window.__firstThumb = document.querySelector('#search-results td.thumb img'); window.__form = document.getElementById('search-form'); }");
+        await page.WaitForFunctionAsync("() => document.getElementById('search-form') !== window.__form"); // the next snapshot redrew the page
+        Assert.True(await page.EvaluateAsync<bool>("() => document.querySelector('#search-results td.thumb img') === window.__firstThumb"), "a redraw replaced the thumbnails");
 
         Assert.Equal(shownScores.OrderByDescending(x => x).ToList(), shownScores);
         Assert.Equal("a man is cooking pasta", await page.InputValueAsync("#search-q"));
@@ -235,7 +251,13 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         PrometheusText.Parse(metrics);
 
         // The search endpoint checks its request before anything else: problem details, whatever the run's phase.
-        foreach (var (query, status) in new[] { ("local/search?q=", HttpStatusCode.BadRequest), ("local/search?q=pasta&k=0", HttpStatusCode.BadRequest), ("other/search?q=pasta", HttpStatusCode.NotFound) })
+        foreach (var (query, status) in new[]
+        {
+            ("local/search?q=", HttpStatusCode.BadRequest), ("local/search?q=pasta&k=0", HttpStatusCode.BadRequest), ("other/search?q=pasta", HttpStatusCode.NotFound),
+            ("local/thumbnails/..%2F..%2Findex.json", HttpStatusCode.BadRequest), ("local/thumbnails/..%2Findex.json", HttpStatusCode.BadRequest),
+            ($"local/thumbnails/{new string('f', 63)}.jpg", HttpStatusCode.BadRequest), ($"other/thumbnails/{new string('f', 64)}.jpg", HttpStatusCode.NotFound),
+            ($"local/thumbnails/{new string('f', 64)}.jpg", HttpStatusCode.NotFound),
+        })
         {
             using var answer = await http.GetAsync("api/jobs/" + query);
             Assert.Equal(status, answer.StatusCode);
@@ -243,6 +265,9 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
         }
 
         Assert.Equal(0, await index.WaitAsync(TimeSpan.FromSeconds(90)));
+
+        // What the run wrote is what its dashboard served: one thumbnail per content beside the parts.
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(output, "thumbnails"), "*.jpg", SearchOption.AllDirectories));
     }
 
     /// <summary>CSP violations the page reports (securitypolicyviolation events and console errors), from the first script on.</summary>

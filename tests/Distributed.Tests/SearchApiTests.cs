@@ -57,6 +57,40 @@ public sealed class SearchApiTests(DistributedFixture fixture)
         Assert.All(hits, h => Assert.Contains(h.GetProperty("source").GetString(), sources));
         Assert.All(hits, h => Assert.Equal(12, h.GetProperty("timestamps_s").GetArrayLength()));
 
+        // Each result names its thumbnail, served as an immutable JPEG from the job's output in Azurite.
+        foreach (var hit in hits)
+        {
+            var sha = hit.GetProperty("content_sha256").GetString()!;
+            Assert.Equal($"thumbnails/{sha[..2]}/{sha}.jpg", hit.GetProperty("thumbnail").GetString());
+            using var image = await client.Http.GetAsync($"api/jobs/{id}/thumbnails/{sha}.jpg");
+            var bytes = await image.Content.ReadAsByteArrayAsync();
+            Assert.True(image.StatusCode == HttpStatusCode.OK, System.Text.Encoding.UTF8.GetString(bytes));
+            Assert.Equal("image/jpeg", image.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("immutable", image.Headers.CacheControl?.ToString() ?? "", StringComparison.Ordinal);
+            Assert.Equal([0xFF, 0xD8], bytes[..2]);
+            Assert.Equal([0xFF, 0xD9], bytes[^2..]);
+        }
+
+        // Only SHA.jpg names a thumbnail: traversal and other names get problem details, never another file.
+        var unknownSha = new string('0', 64);
+        foreach (var (path, status) in new[]
+        {
+            ($"api/jobs/{id}/thumbnails/..%2F..%2Findex.json", HttpStatusCode.BadRequest),
+            ($"api/jobs/{id}/thumbnails/..%2Findex.json", HttpStatusCode.BadRequest),
+            ($"api/jobs/{id}/thumbnails/%2E%2E%2F%2E%2E%2Fembeddings%2Fpart-00000.jsonl", HttpStatusCode.BadRequest),
+            ($"api/jobs/{id}/thumbnails/{new string('A', 64)}.jpg", HttpStatusCode.BadRequest),
+            ($"api/jobs/{id}/thumbnails/{unknownSha}.png", HttpStatusCode.BadRequest),
+            ($"api/jobs/{id}/thumbnails/{unknownSha}.jpg", HttpStatusCode.NotFound),
+            ($"api/jobs/nope/thumbnails/{unknownSha}.jpg", HttpStatusCode.NotFound),
+        })
+        {
+            using var answer = await client.Http.GetAsync(path);
+            var text = await answer.Content.ReadAsStringAsync();
+            Assert.True(answer.StatusCode == status, $"{path}: {(int)answer.StatusCode} {text}");
+            Assert.Equal("application/problem+json", answer.Content.Headers.ContentType?.MediaType);
+            Assert.DoesNotContain("tempme-index", text, StringComparison.Ordinal);
+        }
+
         foreach (var (query, field) in new[] { ("q=", "q"), ("q=%20%20", "q"), ("q=pasta&k=0", "k"), ("q=pasta&k=101", "k"), ("q=pasta&k=ten", "k") })
         {
             var bad = await client.Http.GetAsync($"api/jobs/{id}/search?{query}");

@@ -31,6 +31,9 @@ public sealed class SearchCommandTests(TinySearchIndex index) : IClassFixture<Ti
             Assert.Equal(expected[i].Source, lines[i].GetProperty("source").GetString());
             Assert.Equal(expected[i].Score, lines[i].GetProperty("score").GetDouble(), 1e-5);
             Assert.Equal(expected[i].Timestamps, lines[i].GetProperty("timestamps_s").EnumerateArray().Select(t => t.GetDouble()).ToArray());
+
+            // This index's rows name no thumbnail (written without them): the field is there, null.
+            Assert.Equal(JsonValueKind.Null, lines[i].GetProperty("thumbnail").ValueKind);
         }
 
         // The plain form prints the same ranking with the timestamps.

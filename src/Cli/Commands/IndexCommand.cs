@@ -224,6 +224,12 @@ internal static class IndexCommand
             $"wall {seconds:0.00} s, {(c.Done + c.Failed) / seconds:0.000} videos/s, decode {c.DecodeSeconds:0.00} s, encode {c.EncodeSeconds:0.00} s"));
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"index: {Path.Combine(output, "index.json")} ({summary.Final.Done} of {summary.Final.Total} videos embedded)"));
+        if (c.ThumbnailFailures > 0)
+        {
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"warning: {c.ThumbnailFailures} thumbnail(s) could not be made or written; those videos are indexed and show no thumbnail in search results."));
+        }
+
         if (modelSpec.StartsWith("random:", StringComparison.Ordinal))
         {
             writer.WriteLine("warning: the model has random weights, so these embeddings are meaningless; use --model with a real checkpoint for search.");

@@ -24,6 +24,14 @@ public sealed record PartRow
     /// <summary>Times of the sampled frames.</summary>
     [JsonPropertyName("timestamps_s")]
     public required IReadOnlyList<double> TimestampsSeconds { get; init; }
+
+    /// <summary>
+    /// Store name of the video's thumbnail (<c>thumbnails/ab/SHA.jpg</c>), written before this row; absent when none
+    /// (it could not be made, or the index predates thumbnails).
+    /// </summary>
+    [JsonPropertyName("thumbnail")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Thumbnail { get; init; }
 }
 
 /// <summary>One line of <c>failures.jsonl</c>.</summary>

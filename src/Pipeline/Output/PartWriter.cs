@@ -32,6 +32,7 @@ public static class PartWriter
                 ContentSha256 = rows[i].ContentSha256 ?? "",
                 DurationSeconds = embedding.DurationSeconds is { } d ? Math.Round(d, 6) : null,
                 TimestampsSeconds = embedding.TimestampsSeconds.Select(t => Math.Round(t, 6)).ToArray(),
+                Thumbnail = rows[i].Thumbnail,
             }, OutputJson.Options)).Append('\n');
         }
 

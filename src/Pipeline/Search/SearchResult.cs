@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TempMe.Pipeline.Pipeline.Thumbnails;
 
 namespace TempMe.Pipeline.Pipeline.Search;
 
@@ -28,6 +29,14 @@ public sealed record SearchResult
     [JsonPropertyName("timestamps_s")]
     public required IReadOnlyList<double> TimestampsSeconds { get; init; }
 
+    /// <summary>
+    /// Store name of the video's thumbnail (<c>thumbnails/ab/SHA.jpg</c>, a JPEG of one sampled frame), or null when
+    /// the index has none for it. Always written, null included, in every host's JSON.
+    /// </summary>
+    [JsonPropertyName("thumbnail")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? Thumbnail { get; init; }
+
     /// <summary>The result for <paramref name="hit"/>, showing its source as <paramref name="source"/>.</summary>
     public static SearchResult From(SearchHit hit, string source) => new()
     {
@@ -36,5 +45,8 @@ public sealed record SearchResult
         Source = source,
         ContentSha256 = hit.Metadata.ContentSha256,
         TimestampsSeconds = hit.Metadata.TimestampsSeconds,
+
+        // Only the content-addressed name of this row's own hash: a crafted metadata line cannot point elsewhere.
+        Thumbnail = ThumbnailNames.IsNameOf(hit.Metadata.Thumbnail, hit.Metadata.ContentSha256) ? hit.Metadata.Thumbnail : null,
     };
 }

@@ -66,6 +66,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
         DashboardEndpoints.Map(app);
         app.MapGet("/api/jobs/{id}/failures", (string id, HttpContext context) => dashboard.Failures(id, context));
         app.MapGet("/api/jobs/{id}/search", (string id, HttpContext context, CancellationToken ct) => dashboard.SearchAsync(id, context, ct));
+        app.MapGet("/api/jobs/{id}/thumbnails/{file}", (string id, string file, HttpContext context, CancellationToken ct) => dashboard.ThumbnailAsync(id, file, context, ct));
         dashboard.Publish();
         await app.StartAsync(cancellationToken);
         dashboard._app = app;
@@ -140,6 +141,23 @@ internal sealed class IndexDashboard : IAsyncDisposable
 
         var root = Path.GetFullPath(_info.Output);
         return await _search.SearchAsync(JobId, new Storage.LocalFolderStore(root), root, _info.Model, request!, cancellationToken);
+    }
+
+    /// <summary>A search result's thumbnail from this run's output folder.</summary>
+    private async Task<IResult> ThumbnailAsync(string id, string file, HttpContext context, CancellationToken cancellationToken)
+    {
+        var (sha, problem) = Search.ThumbnailResponses.Parse(file);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (id != JobId)
+        {
+            return Results.Problem(title: "job not found", detail: $"This dashboard shows one run, '{JobId}'; there is no job '{id}'.", statusCode: StatusCodes.Status404NotFound);
+        }
+
+        return await Search.ThumbnailResponses.ServeAsync(new Storage.LocalFolderStore(Path.GetFullPath(_info.Output)), sha!, context, cancellationToken);
     }
 
     private async Task LoopAsync(CancellationToken cancellationToken)

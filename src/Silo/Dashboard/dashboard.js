@@ -148,20 +148,41 @@
       .catch((e) => { if (failures.jobId === job.id) { failures.error = e.message; render(); } });
   }
 
+  // A result's thumbnail: only a well-formed content hash becomes a URL (the server checks again).
+  const SHA = /^[0-9a-f]{64}$/;
+  function thumbCell(jobId, r) {
+    if (!r.thumbnail || !SHA.test(r.content_sha256 || "")) return `<td class="thumb"><span class="no-thumb" title="no thumbnail">–</span></td>`;
+    return `<td class="thumb"><img src="api/jobs/${encodeURIComponent(jobId)}/thumbnails/${r.content_sha256}.jpg" alt="${esc(r.source)}" width="80" height="80" decoding="async"></td>`;
+  }
+
+  function searchBodyHtml() {
+    if (search.error) return `<div class="empty" id="search-error">${esc(search.error)}</div>`;
+    if (search.busy) return `<div class="empty">Searching…</div>`;
+    if (search.results && search.results.length === 0) return `<div class="empty">No videos in this index.</div>`;
+    if (!search.results) return "";
+    return `<table id="search-results"><thead><tr><th><span class="sr-only">Thumbnail</span></th><th class="num">#</th><th class="num">Score</th><th>Video</th><th>Sampled at (s)</th></tr></thead><tbody>${search.results.map((r) =>
+      `<tr>${thumbCell(search.jobId, r)}<td class="num">${int(r.rank)}</td><td class="num">${r.score.toFixed(4)}</td><td class="src mono">${esc(r.source)}</td><td class="mono">${esc(r.timestamps_s.map((t) => t.toFixed(2)).join(" "))}</td></tr>`).join("")}</tbody></table>`;
+  }
+
+  // The results are built once per search and moved into each redraw, so their images load once instead of every second.
+  let searchBody = { state: null, el: null };
+  function searchBodyElement() {
+    if (searchBody.state !== search || !searchBody.el) {
+      const el = document.createElement("div");
+      el.className = "spaced";
+      el.id = "search-body";
+      el.innerHTML = searchBodyHtml();
+      searchBody = { state: search, el };
+    }
+    return searchBody.el;
+  }
+
   function searchCard(job) {
     if (search.jobId !== job.id) search = { jobId: job.id, q: "", results: null, error: null, busy: false };
     const done = job.state === "completed" || job.state === "completed_with_failures";
-    let body = "";
-    if (search.error) body = `<div class="empty" id="search-error">${esc(search.error)}</div>`;
-    else if (search.busy) body = `<div class="empty">Searching…</div>`;
-    else if (search.results && search.results.length === 0) body = `<div class="empty">No videos in this index.</div>`;
-    else if (search.results) {
-      body = `<table id="search-results"><thead><tr><th class="num">#</th><th class="num">Score</th><th>Video</th><th>Sampled at (s)</th></tr></thead><tbody>${search.results.map((r) =>
-        `<tr><td class="num">${int(r.rank)}</td><td class="num">${r.score.toFixed(4)}</td><td class="src mono">${esc(r.source)}</td><td class="mono">${esc(r.timestamps_s.map((t) => t.toFixed(2)).join(" "))}</td></tr>`).join("")}</tbody></table>`;
-    }
     return `<section class="card"><h2>Search this index</h2>
       <form id="search-form" class="row" autocomplete="off"><input id="search-q" type="search" name="q" placeholder="${done ? "a man is cooking pasta" : "available once the job has completed"}" value="${esc(search.q)}" ${done ? "" : "disabled"} aria-label="Search text">
-      <button type="submit" ${done ? "" : "disabled"}>Search</button></form><div class="spaced">${body}</div></section>`;
+      <button type="submit" ${done ? "" : "disabled"}>Search</button></form><div id="search-body-slot"></div></section>`;
   }
 
   async function runSearch(jobId, q) {
@@ -221,6 +242,8 @@
     const scroll = window.scrollY;
     const typing = document.activeElement && document.activeElement.id === "search-q";
     if (r.job) renderJob(snapshot, r.job); else renderOverview(snapshot);
+    const slot = document.getElementById("search-body-slot");
+    if (slot) slot.replaceWith(searchBodyElement());
     if (typing) { const input = document.getElementById("search-q"); if (input) { input.focus(); input.setSelectionRange(input.value.length, input.value.length); } }
     applyWidths(view);
     window.scrollTo(0, scroll);
@@ -255,6 +278,8 @@
     const button = e.target.closest("button[data-action]");
     if (button) act(button.dataset.action, route().job);
   });
+  // A thumbnail that fails to load (CSP allows no inline handler) is hidden instead of showing a broken image.
+  view.addEventListener("error", (e) => { if (e.target instanceof HTMLImageElement) e.target.classList.add("broken"); }, true);
   view.addEventListener("input", (e) => { if (e.target.id === "search-q") search.q = e.target.value; });
   view.addEventListener("submit", (e) => {
     if (e.target.id !== "search-form") return;
