@@ -483,7 +483,7 @@ public sealed class PostgresLedger : IAsyncDisposable
 
         var ended = await RunAsync(async (conn, tx, ct) =>
         {
-            await using var cmd = Cmd(conn, tx, "UPDATE shards SET lease_expires = now() - interval '1 millisecond' WHERE state = 'leased' AND lease_silo = ANY($1)", silos.ToArray());
+            await using var cmd = Cmd(conn, tx, "UPDATE shards SET lease_expires = now() - interval '1 millisecond' WHERE state = 'leased' AND lease_silo = ANY($1)", (object)silos.ToArray());
             return await cmd.ExecuteNonQueryAsync(ct);
         }, cancellationToken);
         while (ended > 0 && await SweepExpiredLeasesAsync(cancellationToken) == 500)
