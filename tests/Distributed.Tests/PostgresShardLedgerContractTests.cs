@@ -74,6 +74,27 @@ public sealed class PostgresShardLedgerContractTests(DistributedFixture fixture)
         Assert.False(await ledger.RenewLeaseAsync(held, "w1", Lease, default));
     }
 
+    [Fact]
+    public async Task Leases_held_in_a_dead_silo_end_and_their_shards_are_claimable_again()
+    {
+        // A string[] passed alone to the params object?[] of the command helper became the argument list, so $1 was
+        // the first silo's text and PostgreSQL refused ANY($1): the dead-silo requeue never ran.
+        var ledger = await CreateLedgerAsync([Video("a"), Video("b"), Video("c")], shardSize: 1);
+        var dead = await _ledger!.ClaimShardAsync(_jobId!, "w1", "dead-silo-1", Lease, default);
+        var alsoDead = await _ledger.ClaimShardAsync(_jobId!, "w2", "dead-silo-2", Lease, default);
+        var alive = await _ledger.ClaimShardAsync(_jobId!, "w3", "live-silo", Lease, default);
+        Assert.NotNull(dead);
+        Assert.NotNull(alsoDead);
+        Assert.NotNull(alive);
+
+        Assert.Equal(2, await _ledger.ExpireLeasesOfSilosAsync(["dead-silo-1", "dead-silo-2"], default));
+        Assert.Equal(0, await _ledger.ExpireLeasesOfSilosAsync(["dead-silo-1"], default));
+        Assert.True(await ledger.RenewLeaseAsync(alive, "w3", Lease, default));
+        var retaken = new[] { await ledger.ClaimShardAsync("w4", Lease, default), await ledger.ClaimShardAsync("w4", Lease, default) };
+        Assert.Equal(new[] { dead.ShardId, alsoDead.ShardId }.Order(), retaken.Select(l => l!.ShardId).Order());
+        Assert.Null(await ledger.ClaimShardAsync("w4", Lease, default));
+    }
+
     private static async IAsyncEnumerable<SourceVideo> Listed(IReadOnlyList<SourceVideo> listing)
     {
         foreach (var video in listing)

@@ -13,9 +13,10 @@ namespace TempMe.Pipeline.Cli.Commands;
 /// N synthetic videos through the silo's registration path (binary COPY), runs K concurrent claimers doing
 /// claim, RecordVideoResults (fake embeddings) and CompleteShard through the real <see cref="IShardLedger"/>, and times
 /// the job status read that <c>GET /api/jobs/{id}</c> makes. Targets: registration under 60 s for 1,000,000 videos,
-/// status under 50 ms.
+/// status under 50 ms. With <c>--through-grains</c> the claim phase goes through the Orleans grains of a coordinator
+/// silo started in this process (see <c>BenchLedgerCommand.Grains.cs</c>).
 /// </summary>
-internal static class BenchLedgerCommand
+internal static partial class BenchLedgerCommand
 {
     private const int EmbeddingSize = 512;
 
@@ -31,15 +32,16 @@ internal static class BenchLedgerCommand
         var batch = new Option<int>("--batch") { Description = "Videos per RecordVideoResults call (the worker's encoder batch).", DefaultValueFactory = _ => 4 };
         var calls = new Option<int>("--status-calls") { Description = "Status reads to time.", DefaultValueFactory = _ => 200 };
         var keep = new Option<bool>("--keep") { Description = "Keep the scratch database (its name is printed)." };
+        var throughGrains = new Option<bool>("--through-grains") { Description = "Claim, record and complete through the Orleans grains of a coordinator silo started in this process, as workers do." };
         var command = new Command("bench-ledger", "Benchmark: PostgreSQL ledger registration, claim/complete throughput and status latency at scale.")
         {
-            db, videos, shardSize, claimers, seconds, shards, batch, calls, keep,
+            db, videos, shardSize, claimers, seconds, shards, batch, calls, keep, throughGrains,
         };
         CommandAction.Set(command, async (parse, cancellationToken) =>
         {
             var settings = new Settings(
                 SiloCommand.ConnectionString(parse.GetValue(db)), parse.GetValue(videos), parse.GetValue(shardSize), parse.GetValue(claimers),
-                parse.GetValue(seconds), parse.GetValue(shards), parse.GetValue(batch), parse.GetValue(calls), parse.GetValue(keep));
+                parse.GetValue(seconds), parse.GetValue(shards), parse.GetValue(batch), parse.GetValue(calls), parse.GetValue(keep), parse.GetValue(throughGrains));
             settings.Validate();
             await RunAsync(settings, cancellationToken);
             return ExitCodes.Ok;
@@ -53,7 +55,7 @@ internal static class BenchLedgerCommand
         var name = $"bench_{Guid.NewGuid():N}";
         await ExecAdminAsync(admin.ToString(), $"CREATE DATABASE {name}", cancellationToken);
         var connection = new NpgsqlConnectionStringBuilder(settings.Connection) { Database = name, MaxPoolSize = Math.Max(100, settings.Claimers * 4) }.ToString();
-        Print($"database {name} on {admin.Host}:{admin.Port}; {settings.Videos:N0} videos, shard size {settings.ShardSize}, {settings.Claimers} claimers, batch {settings.Batch}");
+        Print($"database {name} on {admin.Host}:{admin.Port}; {settings.Videos:N0} videos, shard size {settings.ShardSize}, {settings.Claimers} claimers, batch {settings.Batch}; claims {(settings.ThroughGrains ? "through Orleans grains" : "directly on PostgresLedger")}");
         try
         {
             await using var ledger = PostgresLedger.Create(connection);
@@ -75,7 +77,9 @@ internal static class BenchLedgerCommand
             Print($"status (idle): {idle}; target < 50 ms: {Verdict(idle.P95 < 50)}");
 
             // 3. Claim -> record -> complete with K claimers; status sampled meanwhile.
-            var claim = await ClaimPhaseAsync(ledger, jobId, settings, cancellationToken);
+            var claim = settings.ThroughGrains
+                ? await GrainClaimPhaseAsync(ledger, connection, jobId, settings, cancellationToken)
+                : await ClaimPhaseAsync(ledger, jobId, settings, cancellationToken);
             Print($"claim/complete: {claim.Shards:N0} shards, {claim.Videos:N0} videos in {claim.Seconds:0.00} s = {claim.Shards / claim.Seconds:0.0} shards/s, {claim.Videos / claim.Seconds:N0} videos/s");
             Print($"  claim {claim.Claim}");
             Print($"  record {claim.Record}");
@@ -263,7 +267,7 @@ internal static class BenchLedgerCommand
 
     private static void Print(string line) => Console.Out.WriteLine(line);
 
-    private sealed record Settings(string Connection, int Videos, int ShardSize, int Claimers, double Seconds, int MaxShards, int Batch, int StatusCalls, bool Keep)
+    private sealed record Settings(string Connection, int Videos, int ShardSize, int Claimers, double Seconds, int MaxShards, int Batch, int StatusCalls, bool Keep, bool ThroughGrains)
     {
         public void Validate()
         {
