@@ -45,9 +45,10 @@ public static class TempMeSiloRoles
     }
 
     /// <summary>
-    /// The records grains exchange (<c>ShardLease</c>, <c>VideoResult</c>, <c>JobStatus</c>...) are plain records of the
-    /// Contracts and Ledger assemblies, used far from Orleans (SQLite, the HTTP API), so they go over the wire as JSON
-    /// rather than growing Orleans attributes. Their JSON names are their property names: renaming one is a wire change.
+    /// The records grains exchange are plain records of the Contracts and Ledger assemblies, used far from Orleans
+    /// (SQLite, the HTTP API), so they carry no Orleans attributes. The hot ones (<c>ShardLease</c>, <c>VideoResult</c>
+    /// with its embedding) go in Orleans' binary format through pinned surrogates; the rest (<c>JobStatus</c>,
+    /// <c>WorkerReport</c>...) as JSON, whose names are their property names: renaming one is a wire change.
     /// </summary>
     private static ISiloBuilder AddTempMeMessages(this ISiloBuilder silo)
     {
@@ -59,6 +60,11 @@ public static class TempMeSiloRoles
     internal static bool IsCoordinatorOnly(Type grainClass) =>
         CoordinatorGrainClasses.Contains(grainClass) || grainClass.Assembly.GetName().Name == "Orleans.Dashboard";
 
+    // The hot records (a shard, its results and their embeddings) have binary surrogates (MessageSurrogates.cs).
+    private static readonly Type[] BinaryRecords =
+        [typeof(Contracts.ShardLease), typeof(Contracts.ShardVideo), typeof(Contracts.VideoResult), typeof(Contracts.CachedEmbedding), typeof(Contracts.ShardCompletion)];
+
     private static bool IsMessageRecord(Type type) =>
-        type.Assembly == typeof(Contracts.ShardLease).Assembly || type.Assembly == typeof(Ledger.Postgres.PostgresLedger).Assembly;
+        (type.Assembly == typeof(Contracts.ShardLease).Assembly || type.Assembly == typeof(Ledger.Postgres.PostgresLedger).Assembly)
+            && !BinaryRecords.Contains(type);
 }
