@@ -36,6 +36,12 @@ public sealed class SaturatedWorkerTests(DistributedFixture fixture, ITestOutput
             maxAttempts = 3,
         });
         await client.WaitForJobAsync(id, j => j.GetProperty("state").GetString() == "running", TimeSpan.FromSeconds(60), silo, worker);
+        var joined = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (!worker.Output.Contains($"Working on job {id}", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < joined, "the worker never started on the job:\n" + SiloClient.Dump([silo, worker]));
+            await Task.Delay(200);
+        }
 
         await using var conn = new NpgsqlConnection(db);
         await conn.OpenAsync();
