@@ -22,18 +22,18 @@ internal sealed partial class ClipTokenizer
     /// <summary>OpenAI's vocabulary file name.</summary>
     public const string OpenAiVocabFile = "bpe_simple_vocab_16e6.txt.gz";
 
-    private readonly Dictionary<string, int> encoder;
-    private readonly Dictionary<(string, string), int> ranks;
-    private readonly string[] byteEncoder;
-    private readonly Dictionary<string, string[]> cache = new(StringComparer.Ordinal);
-    private readonly Lock cacheLock = new();
+    private readonly Dictionary<string, int> _encoder;
+    private readonly Dictionary<(string, string), int> _ranks;
+    private readonly string[] _byteEncoder;
+    private readonly Dictionary<string, string[]> _cache = new(StringComparer.Ordinal);
+    private readonly Lock _cacheLock = new();
 
     private ClipTokenizer(Dictionary<string, int> encoder, Dictionary<(string, string), int> ranks, string source)
     {
-        this.encoder = encoder;
-        this.ranks = ranks;
+        _encoder = encoder;
+        _ranks = ranks;
         Source = source;
-        byteEncoder = BytesToUnicode();
+        _byteEncoder = BytesToUnicode();
         SotId = encoder.TryGetValue("<|startoftext|>", out var sot) ? sot : StartOfText;
         EotId = encoder.TryGetValue("<|endoftext|>", out var eot) ? eot : EndOfText;
     }
@@ -207,12 +207,12 @@ internal sealed partial class ClipTokenizer
             var sb = new StringBuilder();
             foreach (var b in Encoding.UTF8.GetBytes(m.Value))
             {
-                sb.Append(byteEncoder[b]);
+                sb.Append(_byteEncoder[b]);
             }
 
             foreach (var piece in Bpe(sb.ToString()))
             {
-                if (encoder.TryGetValue(piece, out var id))
+                if (_encoder.TryGetValue(piece, out var id))
                 {
                     result.Add(id);
                 }
@@ -231,7 +231,7 @@ internal sealed partial class ClipTokenizer
             var sb = new StringBuilder();
             foreach (var b in Encoding.UTF8.GetBytes(m.Value))
             {
-                sb.Append(byteEncoder[b]);
+                sb.Append(_byteEncoder[b]);
             }
 
             result.AddRange(Bpe(sb.ToString()));
@@ -269,9 +269,9 @@ internal sealed partial class ClipTokenizer
 
     private string[] Bpe(string token)
     {
-        lock (cacheLock)
+        lock (_cacheLock)
         {
-            if (cache.TryGetValue(token, out var cached))
+            if (_cache.TryGetValue(token, out var cached))
             {
                 return cached;
             }
@@ -296,7 +296,7 @@ internal sealed partial class ClipTokenizer
             (string, string) best = default;
             for (var i = 0; i < word.Count - 1; i++)
             {
-                if (ranks.TryGetValue((word[i], word[i + 1]), out var r) && r < bestRank)
+                if (_ranks.TryGetValue((word[i], word[i + 1]), out var r) && r < bestRank)
                 {
                     bestRank = r;
                     best = (word[i], word[i + 1]);
@@ -327,9 +327,9 @@ internal sealed partial class ClipTokenizer
         }
 
         var result = word.ToArray();
-        lock (cacheLock)
+        lock (_cacheLock)
         {
-            cache[token] = result;
+            _cache[token] = result;
         }
 
         return result;

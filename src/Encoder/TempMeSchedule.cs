@@ -3,7 +3,7 @@ using TempMe.Pipeline.Encoder.Kernels;
 
 namespace TempMe.Pipeline.Encoder;
 
-/// <summary>What a visual layer does (ALGORITHM.md §5).</summary>
+/// <summary>What a visual layer does (docs/ENCODER.md, section 5).</summary>
 internal enum LayerRole
 {
     /// <summary>No merging (plain CLIP, or merging switched off).</summary>

@@ -4,7 +4,7 @@ using TempMe.Pipeline.Encoder.Kernels;
 namespace TempMe.Pipeline.Encoder;
 
 /// <summary>
-/// CLIP text encoder (ALGORITHM.md §7): token + positional embedding, pre-LN blocks with a causal and padding mask,
+/// CLIP text encoder (docs/ENCODER.md, section 7): token + positional embedding, pre-LN blocks with a causal and padding mask,
 /// ln_final, the EOT position (argmax of the ids) projected by text_projection.
 /// </summary>
 internal sealed class TextTransformer(TextWeights w)

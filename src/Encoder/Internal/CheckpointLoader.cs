@@ -22,16 +22,16 @@ internal enum NamingScheme
 /// </summary>
 internal sealed class CheckpointLoader
 {
-    private readonly ITensorFile file;
-    private readonly string prefix;
-    private readonly NamingScheme scheme;
-    private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly ITensorFile _file;
+    private readonly string _prefix;
+    private readonly NamingScheme _scheme;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     private CheckpointLoader(ITensorFile file, NamingScheme scheme, string prefix)
     {
-        this.file = file;
-        this.scheme = scheme;
-        this.prefix = prefix;
+        _file = file;
+        _scheme = scheme;
+        _prefix = prefix;
     }
 
     /// <summary>Detects the naming scheme and prefix of <paramref name="file"/>.</summary>
@@ -76,16 +76,16 @@ internal sealed class CheckpointLoader
             Vision = vision,
             Text = text,
             LogitScale = logitScale,
-            WeightsHash = Convert.ToHexStringLower(loader.hash.GetHashAndReset()),
+            WeightsHash = Convert.ToHexStringLower(loader._hash.GetHashAndReset()),
             Source = $"{path} ({(scheme == NamingScheme.OpenAi ? "OpenAI CLIP names" : "Hugging Face CLIPModel names")}{(prefix.Length > 0 ? $", prefix '{prefix}'" : string.Empty)})",
         };
     }
 
-    private string Name(string openAiName) => prefix + openAiName;
+    private string Name(string openAiName) => _prefix + openAiName;
 
     private VisionWeights LoadVision(int? headsOverride, TextWriter? notices)
     {
-        var hf = scheme == NamingScheme.HuggingFace;
+        var hf = _scheme == NamingScheme.HuggingFace;
         var convName = Name(hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight");
         var conv = Entry(convName);
         if (conv.Shape.Length != 4 || conv.Shape[0] == 0 || conv.Shape[1] != 3 || conv.Shape[2] != conv.Shape[3] || conv.Shape[2] == 0)
@@ -107,7 +107,7 @@ internal sealed class CheckpointLoader
         var layers = CountLayers(hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks.", hf ? ".self_attn.q_proj.weight" : ".attn.in_proj_weight");
         if (layers == 0)
         {
-            throw new ModelLoadException($"{file.Path}: missing tensor '{Name(hf ? "vision_model.encoder.layers.0.self_attn.q_proj.weight" : "visual.transformer.resblocks.0.attn.in_proj_weight")}' (no visual transformer layers).");
+            throw new ModelLoadException($"{_file.Path}: missing tensor '{Name(hf ? "vision_model.encoder.layers.0.self_attn.q_proj.weight" : "visual.transformer.resblocks.0.attn.in_proj_weight")}' (no visual transformer layers).");
         }
 
         var heads = Heads(width, headsOverride, "vision");
@@ -133,7 +133,7 @@ internal sealed class CheckpointLoader
                 ? LoadHfBlock($"vision_model.encoder.layers.{l}.", width, mlp)
                 : LoadOpenAiBlock($"visual.transformer.resblocks.{l}.", width, mlp);
             var tpName = Name(hf ? $"vision_model.encoder.layers.{l}.TVPt_Video_Positional_embedding" : $"visual.transformer.resblocks.{l}.TVPt_Video_Positional_embedding");
-            if (file.Find(tpName) is { } tp)
+            if (_file.Find(tpName) is { } tp)
             {
                 var clips = (int)(tp.ElementCount / width);
                 if (clips * (long)width != tp.ElementCount || tp.Shape.Where(d => d != 1).Count() > 2)
@@ -150,7 +150,7 @@ internal sealed class CheckpointLoader
 
         if (blocks.All(b => b.TemporalPos is null))
         {
-            notices?.WriteLine($"notice: no temporal embeddings (TVPt_Video_Positional_embedding) in {file.Path}: using zeros (plain CLIP weights; TempMe merging still runs).");
+            notices?.WriteLine($"notice: no temporal embeddings (TVPt_Video_Positional_embedding) in {_file.Path}: using zeros (plain CLIP weights; TempMe merging still runs).");
         }
 
         return new VisionWeights
@@ -175,7 +175,7 @@ internal sealed class CheckpointLoader
 
     private TextWeights LoadText(int? headsOverride)
     {
-        var hf = scheme == NamingScheme.HuggingFace;
+        var hf = _scheme == NamingScheme.HuggingFace;
         var tokName = Name(hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight");
         var tok = Entry(tokName);
         if (tok.Shape.Length != 2)
@@ -200,7 +200,7 @@ internal sealed class CheckpointLoader
         var layers = CountLayers(hf ? "text_model.encoder.layers." : "transformer.resblocks.", hf ? ".self_attn.q_proj.weight" : ".attn.in_proj_weight");
         if (layers == 0)
         {
-            throw new ModelLoadException($"{file.Path}: missing tensor '{Name(hf ? "text_model.encoder.layers.0.self_attn.q_proj.weight" : "transformer.resblocks.0.attn.in_proj_weight")}' (no text transformer layers).");
+            throw new ModelLoadException($"{_file.Path}: missing tensor '{Name(hf ? "text_model.encoder.layers.0.self_attn.q_proj.weight" : "transformer.resblocks.0.attn.in_proj_weight")}' (no text transformer layers).");
         }
 
         var projName = Name(hf ? "text_projection.weight" : "text_projection");
@@ -241,7 +241,7 @@ internal sealed class CheckpointLoader
         var inW = Get(Name(p + "attn.in_proj_weight"), checked(3 * width), width);
         var aName = Name(p + "attn.TVPt_LoRA_a");
         var bName = Name(p + "attn.TVPt_LoRA_b");
-        if (file.Find(aName) is { } a && file.Find(bName) is { } b)
+        if (_file.Find(aName) is { } a && _file.Find(bName) is { } b)
         {
             if (a.Shape.Length != 2 || a.Shape[1] != width)
             {
@@ -255,9 +255,9 @@ internal sealed class CheckpointLoader
             // W' = W + B·A (LoRA, scale 1): fold once at load.
             MatMul.Gemm(false, 3 * width, width, rank, 1f, loraB, rank, loraA, width, 1f, inW, width);
         }
-        else if (file.Find(aName) is not null || file.Find(bName) is not null)
+        else if (_file.Find(aName) is not null || _file.Find(bName) is not null)
         {
-            throw new ModelLoadException($"{file.Path}: missing tensor '{(file.Find(aName) is null ? aName : bName)}' (LoRA needs both TVPt_LoRA_a and TVPt_LoRA_b).");
+            throw new ModelLoadException($"{_file.Path}: missing tensor '{(_file.Find(aName) is null ? aName : bName)}' (LoRA needs both TVPt_LoRA_a and TVPt_LoRA_b).");
         }
 
         return new BlockWeights
@@ -325,7 +325,7 @@ internal sealed class CheckpointLoader
     private int CountLayers(string layerPrefix, string suffix)
     {
         var n = 0;
-        while (file.Find(Name(layerPrefix + n.ToString(CultureInfo.InvariantCulture) + suffix)) is not null)
+        while (_file.Find(Name(layerPrefix + n.ToString(CultureInfo.InvariantCulture) + suffix)) is not null)
         {
             n++;
         }
@@ -338,14 +338,14 @@ internal sealed class CheckpointLoader
         var heads = requested ?? Math.Max(1, width / 64);
         if (heads <= 0 || width % heads != 0)
         {
-            throw new ModelLoadException($"{file.Path}: {what} heads {heads} must divide the width {width}; pass a divisor of {width} (default width/64 = {Math.Max(1, width / 64)}).");
+            throw new ModelLoadException($"{_file.Path}: {what} heads {heads} must divide the width {width}; pass a divisor of {width} (default width/64 = {Math.Max(1, width / 64)}).");
         }
 
         return heads;
     }
 
     private SafeTensorEntry Entry(string name)
-        => file.Find(name) ?? throw new ModelLoadException($"{file.Path}: missing tensor '{name}' ({SchemeText()}).");
+        => _file.Find(name) ?? throw new ModelLoadException($"{_file.Path}: missing tensor '{name}' ({SchemeText()}).");
 
     private float[] Get(string name, params int[] shape)
     {
@@ -357,16 +357,16 @@ internal sealed class CheckpointLoader
             throw Shape(e, "[" + string.Join(", ", shape) + "]");
         }
 
-        var values = file.ReadFloat32(name);
-        hash.AppendData(Encoding.UTF8.GetBytes(name[prefix.Length..]));
-        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        var values = _file.ReadFloat32(name);
+        _hash.AppendData(Encoding.UTF8.GetBytes(name[_prefix.Length..]));
+        _hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
         return values;
     }
 
     private ModelLoadException Shape(SafeTensorEntry e, string expected)
-        => new($"{file.Path}: tensor '{e.Name}' has shape {e.ShapeText}, which contradicts the expected {expected}.");
+        => new($"{_file.Path}: tensor '{e.Name}' has shape {e.ShapeText}, which contradicts the expected {expected}.");
 
-    private string SchemeText() => scheme == NamingScheme.OpenAi ? $"OpenAI CLIP names, prefix '{prefix}'" : $"Hugging Face CLIPModel names, prefix '{prefix}'";
+    private string SchemeText() => _scheme == NamingScheme.OpenAi ? $"OpenAI CLIP names, prefix '{_prefix}'" : $"Hugging Face CLIPModel names, prefix '{_prefix}'";
 
     private static float[] Concat(float[][] parts)
     {
