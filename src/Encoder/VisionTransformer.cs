@@ -14,9 +14,7 @@ internal sealed class VisionTransformer
     private readonly int _frames;
     private readonly int _headDim;
 
-    private static readonly bool Profile = Environment.GetEnvironmentVariable("TEMPME_PROFILE") == "1";
-    private readonly System.Diagnostics.Stopwatch _profileWatch = new();
-    private readonly double[] _phaseSeconds = new double[8];
+    private readonly PhaseClock _clock = new();
 
     private float[] _x = [], _alt = [], _size = [], _sizeAlt = [], _ln = [], _qkv = [], _attn = [], _hidden = [], _metric = [], _keyBias = [];
     private int[] _srcIdx = [], _dstIdx = [], _unmIdx = [];
@@ -97,7 +95,45 @@ internal sealed class VisionTransformer
         var rows = videos * _frames;
         var n = _weights.TokensPerFrame;
         var cls = 1;
-        var maxTokens = (long)rows * MaxTokensPerFrame();
+        EnsureBuffers((long)rows * MaxTokensPerFrame());
+
+        _clock.Start();
+        Embed(video, rows);
+        _clock.Mark(EncoderPhase.Embed);
+        _size.AsSpan(0, rows * n).Fill(1f);
+        var hasSize = false;
+        trace?.OnHidden(-1, "input", _x.AsSpan(0, rows * n * d), _size.AsSpan(0, rows * n), rows, n, d);
+
+        foreach (var plan in Plans)
+        {
+            var block = _weights.Blocks[plan.Layer];
+            if (plan.Role == LayerRole.ClipMe)
+            {
+                hasSize |= MergeAcrossClips(plan, ref rows, ref n, ref cls, trace);
+            }
+
+            trace?.OnHidden(plan.Layer, "before_ln_1", _x.AsSpan(0, rows * n * d), _size.AsSpan(0, rows * n), rows, n, d);
+            AttentionBlock(block, rows, n, hasSize && Schedule.PropAttn);
+            if (plan.RAfter > 0)
+            {
+                n = MergeAfterAttention(plan, rows, n, cls, trace);
+                hasSize = true;
+            }
+
+            var tokens = rows * n;
+            trace?.OnHidden(plan.Layer, "before_ln_2", _x.AsSpan(0, tokens * d), _size.AsSpan(0, tokens), rows, n, d);
+            MlpBlock(block, tokens);
+            trace?.OnHidden(plan.Layer, "output", _x.AsSpan(0, tokens * d), _size.AsSpan(0, tokens), rows, n, d);
+        }
+
+        Pool(videos, rows, n, cls, frameMask, output);
+        _clock.Report();
+    }
+
+    /// <summary>Grows the work buffers to hold <paramref name="maxTokens"/> tokens (they are kept between calls).</summary>
+    private void EnsureBuffers(long maxTokens)
+    {
+        var d = _weights.Width;
         Ensure(ref _x, maxTokens * d);
         Ensure(ref _alt, maxTokens * d);
         Ensure(ref _ln, maxTokens * Math.Max(d, 3 * _weights.Patch * _weights.Patch));
@@ -111,102 +147,89 @@ internal sealed class VisionTransformer
         Ensure(ref _srcIdx, maxTokens);
         Ensure(ref _dstIdx, maxTokens);
         Ensure(ref _unmIdx, maxTokens);
-
-        _profileWatch.Restart();
-        Embed(video, rows);
-        Mark(0);
-        _size.AsSpan(0, rows * n).Fill(1f);
-        var hasSize = false;
-        trace?.OnHidden(-1, "input", _x.AsSpan(0, rows * n * d), _size.AsSpan(0, rows * n), rows, n, d);
-
-        foreach (var plan in Plans)
-        {
-            var blk = _weights.Blocks[plan.Layer];
-            if (plan.Role == LayerRole.ClipMe)
-            {
-                var f = plan.Group;
-                Regroup(rows, n, cls, f);
-                rows /= f;
-                n *= f;
-                cls *= f;
-                if (plan.RCross > 0)
-                {
-                    Mark(7);
-                    MatchRows(plan.Layer, MergeKind.CrossClip, _x, d, d, rows, n, cls, plan.RCross, trace);
-                    Mark(4);
-                    if (_temporal[plan.Layer] is { } e)
-                    {
-                        AddTemporal(e, rows, n, cls / f, f, plan.ClipsIn);
-                    }
-
-                    Mark(7);
-                    MergeRows(rows, n, cls, plan.RCross);
-                    Mark(5);
-                    n -= plan.RCross;
-                    hasSize = true;
-                }
-            }
-
-            trace?.OnHidden(plan.Layer, "before_ln_1", _x.AsSpan(0, rows * n * d), _size.AsSpan(0, rows * n), rows, n, d);
-            var tokens = rows * n;
-            Mark(7);
-            LayerNorm.Rows(_x, _ln, tokens, d, blk.Ln1Weight, blk.Ln1Bias);
-            Mark(1);
-            MatMul.Linear(_ln.AsSpan(0, tokens * d), tokens, d, blk.InProjWeight, blk.InProjBias, 3 * d, _qkv);
-            Mark(2);
-            var useBias = hasSize && Schedule.PropAttn;
-            if (useBias)
-            {
-                TensorPrimitives.Log(_size.AsSpan(0, tokens), _keyBias.AsSpan(0, tokens));
-            }
-
-            AttentionRows(rows, n, useBias);
-            Mark(3);
-            MatMul.Linear(_attn.AsSpan(0, tokens * d), tokens, d, blk.OutProjWeight, blk.OutProjBias, d, _ln);
-            Mark(2);
-            TensorPrimitives.Add(_x.AsSpan(0, tokens * d), _ln.AsSpan(0, tokens * d), _x.AsSpan(0, tokens * d));
-
-            if (plan.RAfter > 0)
-            {
-                Mark(7);
-                KeyMetric(tokens);
-                MatchRows(plan.Layer, plan.Role == LayerRole.ImgMe ? MergeKind.ImgMe : MergeKind.IntraClip, _metric, _headDim, _headDim, rows, n, cls, plan.RAfter, trace);
-                Mark(4);
-                MergeRows(rows, n, cls, plan.RAfter);
-                Mark(5);
-                n -= plan.RAfter;
-                tokens = rows * n;
-                hasSize = true;
-            }
-
-            trace?.OnHidden(plan.Layer, "before_ln_2", _x.AsSpan(0, tokens * d), _size.AsSpan(0, tokens), rows, n, d);
-            Mark(7);
-            LayerNorm.Rows(_x, _ln, tokens, d, blk.Ln2Weight, blk.Ln2Bias);
-            Mark(1);
-            MatMul.Linear(_ln.AsSpan(0, tokens * d), tokens, d, blk.FcWeight, blk.FcBias, _weights.MlpWidth, _hidden);
-            Mark(2);
-            QuickGelu.ApplyInPlace(_hidden.AsSpan(0, tokens * _weights.MlpWidth));
-            Mark(6);
-            MatMul.Linear(_hidden.AsSpan(0, tokens * _weights.MlpWidth), tokens, _weights.MlpWidth, blk.ProjWeight, blk.ProjBias, d, _ln);
-            Mark(2);
-            TensorPrimitives.Add(_x.AsSpan(0, tokens * d), _ln.AsSpan(0, tokens * d), _x.AsSpan(0, tokens * d));
-            trace?.OnHidden(plan.Layer, "output", _x.AsSpan(0, tokens * d), _size.AsSpan(0, tokens), rows, n, d);
-        }
-
-        Pool(videos, rows, n, cls, frameMask, output);
-        if (Profile)
-        {
-            Console.Error.WriteLine($"profile: embed {_phaseSeconds[0]:F2}s ln {_phaseSeconds[1]:F2}s gemm {_phaseSeconds[2]:F2}s attn {_phaseSeconds[3]:F2}s match {_phaseSeconds[4]:F2}s merge {_phaseSeconds[5]:F2}s gelu {_phaseSeconds[6]:F2}s other {_phaseSeconds[7]:F2}s");
-        }
     }
 
-    private void Mark(int phase)
+    /// <summary>
+    /// A ClipMe layer's start: regroups every <c>Group</c> clips into one row, then merges <c>RCross</c> tokens across
+    /// them on the hidden state (adding the temporal embedding between matching and merging). Returns whether it merged.
+    /// </summary>
+    private bool MergeAcrossClips(LayerPlan plan, ref int rows, ref int n, ref int cls, IEncoderTrace? trace)
     {
-        if (Profile)
+        var d = _weights.Width;
+        var f = plan.Group;
+        Regroup(rows, n, cls, f);
+        rows /= f;
+        n *= f;
+        cls *= f;
+        if (plan.RCross == 0)
         {
-            _phaseSeconds[phase] += _profileWatch.Elapsed.TotalSeconds;
-            _profileWatch.Restart();
+            return false;
         }
+
+        _clock.Mark(EncoderPhase.Other);
+        MatchRows(plan.Layer, MergeKind.CrossClip, _x, d, d, rows, n, cls, plan.RCross, trace);
+        _clock.Mark(EncoderPhase.Match);
+        if (_temporal[plan.Layer] is { } e)
+        {
+            AddTemporal(e, rows, n, cls / f, f, plan.ClipsIn);
+        }
+
+        _clock.Mark(EncoderPhase.Other);
+        MergeRows(rows, n, cls, plan.RCross);
+        _clock.Mark(EncoderPhase.Merge);
+        n -= plan.RCross;
+        return true;
+    }
+
+    /// <summary><c>x += out_proj(attention(in_proj(ln_1(x))))</c>, with log(size) added to the keys' logits when <paramref name="useSizeBias"/>.</summary>
+    private void AttentionBlock(BlockWeights block, int rows, int n, bool useSizeBias)
+    {
+        var d = _weights.Width;
+        var tokens = rows * n;
+        _clock.Mark(EncoderPhase.Other);
+        LayerNorm.Rows(_x, _ln, tokens, d, block.Ln1Weight, block.Ln1Bias);
+        _clock.Mark(EncoderPhase.LayerNorm);
+        MatMul.Linear(_ln.AsSpan(0, tokens * d), tokens, d, block.InProjWeight, block.InProjBias, 3 * d, _qkv);
+        _clock.Mark(EncoderPhase.Gemm);
+        if (useSizeBias)
+        {
+            TensorPrimitives.Log(_size.AsSpan(0, tokens), _keyBias.AsSpan(0, tokens));
+        }
+
+        AttentionRows(rows, n, useSizeBias);
+        _clock.Mark(EncoderPhase.Attention);
+        MatMul.Linear(_attn.AsSpan(0, tokens * d), tokens, d, block.OutProjWeight, block.OutProjBias, d, _ln);
+        _clock.Mark(EncoderPhase.Gemm);
+        TensorPrimitives.Add(_x.AsSpan(0, tokens * d), _ln.AsSpan(0, tokens * d), _x.AsSpan(0, tokens * d));
+    }
+
+    /// <summary>The ImgMe or intra-clip merge of <c>RAfter</c> tokens per row on the key metric; returns the tokens per row left.</summary>
+    private int MergeAfterAttention(LayerPlan plan, int rows, int n, int cls, IEncoderTrace? trace)
+    {
+        _clock.Mark(EncoderPhase.Other);
+        KeyMetric(rows * n);
+        MatchRows(plan.Layer, plan.Role == LayerRole.ImgMe ? MergeKind.ImgMe : MergeKind.IntraClip, _metric, _headDim, _headDim, rows, n, cls, plan.RAfter, trace);
+        _clock.Mark(EncoderPhase.Match);
+        MergeRows(rows, n, cls, plan.RAfter);
+        _clock.Mark(EncoderPhase.Merge);
+        return n - plan.RAfter;
+    }
+
+    /// <summary><c>x += c_proj(QuickGELU(c_fc(ln_2(x))))</c>.</summary>
+    private void MlpBlock(BlockWeights block, int tokens)
+    {
+        var d = _weights.Width;
+        var mlp = _weights.MlpWidth;
+        _clock.Mark(EncoderPhase.Other);
+        LayerNorm.Rows(_x, _ln, tokens, d, block.Ln2Weight, block.Ln2Bias);
+        _clock.Mark(EncoderPhase.LayerNorm);
+        MatMul.Linear(_ln.AsSpan(0, tokens * d), tokens, d, block.FcWeight, block.FcBias, mlp, _hidden);
+        _clock.Mark(EncoderPhase.Gemm);
+        QuickGelu.ApplyInPlace(_hidden.AsSpan(0, tokens * mlp));
+        _clock.Mark(EncoderPhase.Gelu);
+        MatMul.Linear(_hidden.AsSpan(0, tokens * mlp), tokens, mlp, block.ProjWeight, block.ProjBias, d, _ln);
+        _clock.Mark(EncoderPhase.Gemm);
+        TensorPrimitives.Add(_x.AsSpan(0, tokens * d), _ln.AsSpan(0, tokens * d), _x.AsSpan(0, tokens * d));
     }
 
     /// <summary>Frame embeddings <c>LN_post(CLS_t)·proj</c> of the last <see cref="Encode"/> call are not kept; this pools and normalises.</summary>
