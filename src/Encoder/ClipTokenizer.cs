@@ -282,48 +282,10 @@ internal sealed partial class ClipTokenizer
             return [token];
         }
 
-        var word = new List<string>(token.Length);
-        var chars = StringInfoElements(token);
-        for (var i = 0; i < chars.Count - 1; i++)
+        var word = InitialSymbols(token);
+        while (word.Count > 1 && LowestRankedPair(word) is { } best)
         {
-            word.Add(chars[i]);
-        }
-
-        word.Add(chars[^1] + "</w>");
-        while (word.Count > 1)
-        {
-            var bestRank = int.MaxValue;
-            (string, string) best = default;
-            for (var i = 0; i < word.Count - 1; i++)
-            {
-                if (_ranks.TryGetValue((word[i], word[i + 1]), out var r) && r < bestRank)
-                {
-                    bestRank = r;
-                    best = (word[i], word[i + 1]);
-                }
-            }
-
-            if (bestRank == int.MaxValue)
-            {
-                break;
-            }
-
-            var merged = new List<string>(word.Count);
-            for (var i = 0; i < word.Count;)
-            {
-                if (i < word.Count - 1 && word[i] == best.Item1 && word[i + 1] == best.Item2)
-                {
-                    merged.Add(best.Item1 + best.Item2);
-                    i += 2;
-                }
-                else
-                {
-                    merged.Add(word[i]);
-                    i++;
-                }
-            }
-
-            word = merged;
+            word = MergePair(word, best);
         }
 
         var result = word.ToArray();
@@ -333,6 +295,58 @@ internal sealed partial class ClipTokenizer
         }
 
         return result;
+    }
+
+    /// <summary>The token's characters, the last one marked as a word end (<c>&lt;/w&gt;</c>).</summary>
+    private static List<string> InitialSymbols(string token)
+    {
+        var word = new List<string>(token.Length);
+        var chars = StringInfoElements(token);
+        for (var i = 0; i < chars.Count - 1; i++)
+        {
+            word.Add(chars[i]);
+        }
+
+        word.Add(chars[^1] + "</w>");
+        return word;
+    }
+
+    /// <summary>The adjacent pair with the lowest merge rank (the first such pair on ties); null when no pair has a rank.</summary>
+    private (string First, string Second)? LowestRankedPair(List<string> word)
+    {
+        var bestRank = int.MaxValue;
+        (string, string)? best = null;
+        for (var i = 0; i < word.Count - 1; i++)
+        {
+            if (_ranks.TryGetValue((word[i], word[i + 1]), out var r) && r < bestRank)
+            {
+                bestRank = r;
+                best = (word[i], word[i + 1]);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The word with every occurrence of <paramref name="pair"/>, left to right, joined into one symbol.</summary>
+    private static List<string> MergePair(List<string> word, (string First, string Second) pair)
+    {
+        var merged = new List<string>(word.Count);
+        for (var i = 0; i < word.Count;)
+        {
+            if (i < word.Count - 1 && word[i] == pair.First && word[i + 1] == pair.Second)
+            {
+                merged.Add(pair.First + pair.Second);
+                i += 2;
+            }
+            else
+            {
+                merged.Add(word[i]);
+                i++;
+            }
+        }
+
+        return merged;
     }
 
     private static List<string> StringInfoElements(string s)
