@@ -22,18 +22,18 @@ internal sealed partial class ClipTokenizer
     /// <summary>OpenAI's vocabulary file name.</summary>
     public const string OpenAiVocabFile = "bpe_simple_vocab_16e6.txt.gz";
 
-    private readonly Dictionary<string, int> encoder;
-    private readonly Dictionary<(string, string), int> ranks;
-    private readonly string[] byteEncoder;
-    private readonly Dictionary<string, string[]> cache = new(StringComparer.Ordinal);
-    private readonly Lock cacheLock = new();
+    private readonly Dictionary<string, int> _encoder;
+    private readonly Dictionary<(string, string), int> _ranks;
+    private readonly string[] _byteEncoder;
+    private readonly Dictionary<string, string[]> _cache = new(StringComparer.Ordinal);
+    private readonly Lock _cacheLock = new();
 
     private ClipTokenizer(Dictionary<string, int> encoder, Dictionary<(string, string), int> ranks, string source)
     {
-        this.encoder = encoder;
-        this.ranks = ranks;
+        _encoder = encoder;
+        _ranks = ranks;
         Source = source;
-        byteEncoder = BytesToUnicode();
+        _byteEncoder = BytesToUnicode();
         SotId = encoder.TryGetValue("<|startoftext|>", out var sot) ? sot : StartOfText;
         EotId = encoder.TryGetValue("<|endoftext|>", out var eot) ? eot : EndOfText;
     }
@@ -207,12 +207,12 @@ internal sealed partial class ClipTokenizer
             var sb = new StringBuilder();
             foreach (var b in Encoding.UTF8.GetBytes(m.Value))
             {
-                sb.Append(byteEncoder[b]);
+                sb.Append(_byteEncoder[b]);
             }
 
             foreach (var piece in Bpe(sb.ToString()))
             {
-                if (encoder.TryGetValue(piece, out var id))
+                if (_encoder.TryGetValue(piece, out var id))
                 {
                     result.Add(id);
                 }
@@ -231,7 +231,7 @@ internal sealed partial class ClipTokenizer
             var sb = new StringBuilder();
             foreach (var b in Encoding.UTF8.GetBytes(m.Value))
             {
-                sb.Append(byteEncoder[b]);
+                sb.Append(_byteEncoder[b]);
             }
 
             result.AddRange(Bpe(sb.ToString()));
@@ -269,9 +269,9 @@ internal sealed partial class ClipTokenizer
 
     private string[] Bpe(string token)
     {
-        lock (cacheLock)
+        lock (_cacheLock)
         {
-            if (cache.TryGetValue(token, out var cached))
+            if (_cache.TryGetValue(token, out var cached))
             {
                 return cached;
             }
@@ -282,6 +282,24 @@ internal sealed partial class ClipTokenizer
             return [token];
         }
 
+        var word = InitialSymbols(token);
+        while (word.Count > 1 && LowestRankedPair(word) is { } best)
+        {
+            word = MergePair(word, best);
+        }
+
+        var result = word.ToArray();
+        lock (_cacheLock)
+        {
+            _cache[token] = result;
+        }
+
+        return result;
+    }
+
+    /// <summary>The token's characters, the last one marked as a word end (<c>&lt;/w&gt;</c>).</summary>
+    private static List<string> InitialSymbols(string token)
+    {
         var word = new List<string>(token.Length);
         var chars = StringInfoElements(token);
         for (var i = 0; i < chars.Count - 1; i++)
@@ -290,49 +308,45 @@ internal sealed partial class ClipTokenizer
         }
 
         word.Add(chars[^1] + "</w>");
-        while (word.Count > 1)
+        return word;
+    }
+
+    /// <summary>The adjacent pair with the lowest merge rank (the first such pair on ties); null when no pair has a rank.</summary>
+    private (string First, string Second)? LowestRankedPair(List<string> word)
+    {
+        var bestRank = int.MaxValue;
+        (string, string)? best = null;
+        for (var i = 0; i < word.Count - 1; i++)
         {
-            var bestRank = int.MaxValue;
-            (string, string) best = default;
-            for (var i = 0; i < word.Count - 1; i++)
+            if (_ranks.TryGetValue((word[i], word[i + 1]), out var r) && r < bestRank)
             {
-                if (ranks.TryGetValue((word[i], word[i + 1]), out var r) && r < bestRank)
-                {
-                    bestRank = r;
-                    best = (word[i], word[i + 1]);
-                }
+                bestRank = r;
+                best = (word[i], word[i + 1]);
             }
-
-            if (bestRank == int.MaxValue)
-            {
-                break;
-            }
-
-            var merged = new List<string>(word.Count);
-            for (var i = 0; i < word.Count;)
-            {
-                if (i < word.Count - 1 && word[i] == best.Item1 && word[i + 1] == best.Item2)
-                {
-                    merged.Add(best.Item1 + best.Item2);
-                    i += 2;
-                }
-                else
-                {
-                    merged.Add(word[i]);
-                    i++;
-                }
-            }
-
-            word = merged;
         }
 
-        var result = word.ToArray();
-        lock (cacheLock)
+        return best;
+    }
+
+    /// <summary>The word with every occurrence of <paramref name="pair"/>, left to right, joined into one symbol.</summary>
+    private static List<string> MergePair(List<string> word, (string First, string Second) pair)
+    {
+        var merged = new List<string>(word.Count);
+        for (var i = 0; i < word.Count;)
         {
-            cache[token] = result;
+            if (i < word.Count - 1 && word[i] == pair.First && word[i + 1] == pair.Second)
+            {
+                merged.Add(pair.First + pair.Second);
+                i += 2;
+            }
+            else
+            {
+                merged.Add(word[i]);
+                i++;
+            }
         }
 
-        return result;
+        return merged;
     }
 
     private static List<string> StringInfoElements(string s)

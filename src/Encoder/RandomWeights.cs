@@ -35,9 +35,24 @@ internal static class RandomWeights
             throw new ModelLoadException($"random:{preset}: vision heads {heads} must divide the width {d}.");
         }
 
+        var vision = Vision(patch, grid, d, layers, e, heads, schedule.Plan(layers, (grid * grid) + 1, frames));
+        var text = withText ? Text(e, textHeads) : null;
+        var spec = $"random:{preset.ToLowerInvariant()} seed={Seed} frames={frames} schedule={schedule.Describe()} heads={heads}";
+        return new ClipWeights
+        {
+            Vision = vision,
+            Text = text,
+            WeightsHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(spec))),
+            Source = $"random:{preset.ToLowerInvariant()} (seed {Seed})",
+            IsRandom = true,
+        };
+    }
+
+    /// <summary>The visual tower; ClipMe layers get a temporal embedding for the clips that enter them.</summary>
+    private static VisionWeights Vision(int patch, int grid, int d, int layers, int e, int heads, IReadOnlyList<LayerPlan> plans)
+    {
         var m = 4 * d;
         var tokens = (grid * grid) + 1;
-        var plans = schedule.Plan(layers, tokens, frames);
         var blocks = new BlockWeights[layers];
         Parallel.For(0, layers, l =>
         {
@@ -50,7 +65,7 @@ internal static class RandomWeights
             }
         });
 
-        var vision = new VisionWeights
+        return new VisionWeights
         {
             Width = d,
             Patch = patch,
@@ -68,39 +83,28 @@ internal static class RandomWeights
             Projection = Fill("visual.proj", d * e, 1f / MathF.Sqrt(d)),
             Blocks = blocks,
         };
+    }
 
-        TextWeights? text = null;
-        if (withText)
+    /// <summary>A CLIP-sized text tower (width 512, context 77, 12 layers) projecting to <paramref name="e"/>.</summary>
+    private static TextWeights Text(int e, int? textHeads)
+    {
+        const int W = 512, Ctx = 77, Vocab = 49408, TextLayers = 12;
+        var tb = new BlockWeights[TextLayers];
+        Parallel.For(0, TextLayers, l => tb[l] = Block($"text.{l}", W, 4 * W, TextLayers));
+        return new TextWeights
         {
-            const int W = 512, Ctx = 77, Vocab = 49408, TextLayers = 12;
-            var th = textHeads ?? (W / 64);
-            var tb = new BlockWeights[TextLayers];
-            Parallel.For(0, TextLayers, l => tb[l] = Block($"text.{l}", W, 4 * W, TextLayers));
-            text = new TextWeights
-            {
-                Width = W,
-                Context = Ctx,
-                VocabSize = Vocab,
-                OutputDim = e,
-                MlpWidth = 4 * W,
-                Heads = th,
-                TokenEmbedding = Fill("text.tok", Vocab * W, 0.02f),
-                PositionalEmbedding = Fill("text.pos", Ctx * W, 0.01f),
-                LnFinalWeight = Const(W, 1f),
-                LnFinalBias = Const(W, 0f),
-                Projection = Fill("text.proj", W * e, 1f / MathF.Sqrt(W)),
-                Blocks = tb,
-            };
-        }
-
-        var spec = $"random:{preset.ToLowerInvariant()} seed={Seed} frames={frames} schedule={schedule.Describe()} heads={heads}";
-        return new ClipWeights
-        {
-            Vision = vision,
-            Text = text,
-            WeightsHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(spec))),
-            Source = $"random:{preset.ToLowerInvariant()} (seed {Seed})",
-            IsRandom = true,
+            Width = W,
+            Context = Ctx,
+            VocabSize = Vocab,
+            OutputDim = e,
+            MlpWidth = 4 * W,
+            Heads = textHeads ?? (W / 64),
+            TokenEmbedding = Fill("text.tok", Vocab * W, 0.02f),
+            PositionalEmbedding = Fill("text.pos", Ctx * W, 0.01f),
+            LnFinalWeight = Const(W, 1f),
+            LnFinalBias = Const(W, 0f),
+            Projection = Fill("text.proj", W * e, 1f / MathF.Sqrt(W)),
+            Blocks = tb,
         };
     }
 

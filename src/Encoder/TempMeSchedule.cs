@@ -3,7 +3,7 @@ using TempMe.Pipeline.Encoder.Kernels;
 
 namespace TempMe.Pipeline.Encoder;
 
-/// <summary>What a visual layer does (ALGORITHM.md §5).</summary>
+/// <summary>What a visual layer does (docs/ENCODER.md, section 5).</summary>
 internal enum LayerRole
 {
     /// <summary>No merging (plain CLIP, or merging switched off).</summary>
@@ -78,49 +78,48 @@ internal sealed record TempMeSchedule
             throw new ModelLoadException($"frames per video must be positive (got {frames}).");
         }
 
-        var plans = new List<LayerPlan>(layers);
-        int clips = frames, cls = 1, n = tokensPerFrame;
         if (!Merge)
         {
-            for (var l = 0; l < layers; l++)
-            {
-                plans.Add(new LayerPlan(l, LayerRole.Plain, 1, clips, cls, n, 0, 0, clips, cls, n));
-            }
-
-            return plans;
+            return [.. Enumerable.Range(0, layers).Select(l => new LayerPlan(l, LayerRole.Plain, 1, frames, 1, tokensPerFrame, 0, 0, frames, 1, tokensPerFrame))];
         }
 
         Validate(layers, frames);
+        var plans = new List<LayerPlan>(layers);
         var first = ClipLayers.Count > 0 ? ClipLayers[0] : int.MaxValue;
+        int clips = frames, cls = 1, n = tokensPerFrame;
         for (var l = 0; l < layers; l++)
         {
             var idx = IndexOf(ClipLayers, l);
-            if (idx >= 0)
-            {
-                var f = ClipGroups[idx];
-                var rCross = Math.Min((int)Math.Floor(n * f * CrossRatio), (n - cls) * f / 2);
-                var rIntra = Math.Min((int)Math.Floor(((n * f) - rCross) * IntraRatio), (((n - cls) * f) - rCross) / 2);
-                var outN = (n * f) - rCross - rIntra;
-                plans.Add(new LayerPlan(l, LayerRole.ClipMe, f, clips, cls, n, rCross, rIntra, clips / f, cls * f, outN));
-                clips /= f;
-                cls *= f;
-                n = outN;
-            }
-            else if (l < first)
-            {
-                var r = Math.Min(ImgMeR, BipartiteMatch.SizeA(n, cls));
-                plans.Add(new LayerPlan(l, LayerRole.ImgMe, 1, clips, cls, n, 0, r, clips, cls, n - r));
-                n -= r;
-            }
-            else
-            {
-                var r = Math.Min((int)Math.Floor(n * IntraRatio), (n - cls) / 2);
-                plans.Add(new LayerPlan(l, LayerRole.IntraOnly, 1, clips, cls, n, 0, r, clips, cls, n - r));
-                n -= r;
-            }
+            var plan = idx >= 0 ? ClipMePlan(l, ClipGroups[idx], clips, cls, n)
+                : l < first ? ImgMePlan(l, clips, cls, n)
+                : IntraOnlyPlan(l, clips, cls, n);
+            plans.Add(plan);
+            (clips, cls, n) = (plan.ClipsOut, plan.ClsOut, plan.TokensOut);
         }
 
         return plans;
+    }
+
+    /// <summary>Groups <paramref name="f"/> clips into one; merges p_c of the tokens across them, then p_i of the rest within the clip.</summary>
+    private LayerPlan ClipMePlan(int layer, int f, int clips, int cls, int n)
+    {
+        var rCross = Math.Min((int)Math.Floor(n * f * CrossRatio), (n - cls) * f / 2);
+        var rIntra = Math.Min((int)Math.Floor(((n * f) - rCross) * IntraRatio), (((n - cls) * f) - rCross) / 2);
+        return new LayerPlan(layer, LayerRole.ClipMe, f, clips, cls, n, rCross, rIntra, clips / f, cls * f, (n * f) - rCross - rIntra);
+    }
+
+    /// <summary>Merges <see cref="ImgMeR"/> tokens per frame (fewer when the row has not that many A tokens).</summary>
+    private LayerPlan ImgMePlan(int layer, int clips, int cls, int n)
+    {
+        var r = Math.Min(ImgMeR, BipartiteMatch.SizeA(n, cls));
+        return new LayerPlan(layer, LayerRole.ImgMe, 1, clips, cls, n, 0, r, clips, cls, n - r);
+    }
+
+    /// <summary>Merges p_i of the tokens within each clip.</summary>
+    private LayerPlan IntraOnlyPlan(int layer, int clips, int cls, int n)
+    {
+        var r = Math.Min((int)Math.Floor(n * IntraRatio), (n - cls) / 2);
+        return new LayerPlan(layer, LayerRole.IntraOnly, 1, clips, cls, n, 0, r, clips, cls, n - r);
     }
 
     /// <summary>Tokens per clip entering layer 0, then after each layer.</summary>

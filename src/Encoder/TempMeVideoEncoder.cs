@@ -27,19 +27,19 @@ internal sealed record EncoderOptions
 /// <summary>The TempMe video encoder (and, when loaded, the CLIP text encoder).</summary>
 internal sealed class TempMeVideoEncoder : IVideoEncoder
 {
-    private readonly VisionTransformer vision;
-    private readonly TextTransformer? text;
-    private readonly Lock gate = new();
-    private readonly int videosPerPass;
+    private readonly VisionTransformer _vision;
+    private readonly TextTransformer? _text;
+    private readonly Lock _gate = new();
+    private readonly int _videosPerPass;
 
     /// <summary>Creates the encoder from loaded weights.</summary>
     public TempMeVideoEncoder(ClipWeights weights, int framesPerVideo, EncoderOptions options, TextWriter? notices)
     {
         Weights = weights;
-        vision = new VisionTransformer(weights.Vision, options.Schedule, framesPerVideo, notices);
-        text = weights.Text is null ? null : new TextTransformer(weights.Text);
+        _vision = new VisionTransformer(weights.Vision, options.Schedule, framesPerVideo, notices);
+        _text = weights.Text is null ? null : new TextTransformer(weights.Text);
         FramesPerVideo = framesPerVideo;
-        videosPerPass = Math.Max(1, options.TokenBudget / (framesPerVideo * weights.Vision.TokensPerFrame));
+        _videosPerPass = Math.Max(1, options.TokenBudget / (framesPerVideo * weights.Vision.TokensPerFrame));
         var v = weights.Vision;
         var spec = $"tempme-encoder v1|weights={weights.WeightsHash}|frames={framesPerVideo}|heads={v.Heads}|schedule={options.Schedule.Describe()}";
         Fingerprint = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(spec)));
@@ -61,13 +61,13 @@ internal sealed class TempMeVideoEncoder : IVideoEncoder
     public ClipWeights Weights { get; }
 
     /// <summary>The visual encoder.</summary>
-    public VisionTransformer Vision => vision;
+    public VisionTransformer Vision => _vision;
 
     /// <summary>The text encoder, or null when not loaded.</summary>
-    public TextTransformer? Text => text;
+    public TextTransformer? Text => _text;
 
     /// <summary>Tokens per clip entering layer 0, then after each layer.</summary>
-    public long[] TokensPerClip => TempMeSchedule.TokensPerClip(vision.Plans, Weights.Vision.TokensPerFrame);
+    public long[] TokensPerClip => TempMeSchedule.TokensPerClip(_vision.Plans, Weights.Vision.TokensPerFrame);
 
     /// <inheritdoc />
     public void EncodeVideos(ReadOnlySpan<float> frames, int videoCount, Span<float> embeddings) => EncodeVideos(frames, videoCount, default, embeddings, null);
@@ -93,12 +93,12 @@ internal sealed class TempMeVideoEncoder : IVideoEncoder
             throw new ArgumentException($"frame mask holds {frameMask.Length} values; {videoCount}×{FramesPerVideo} needed.", nameof(frameMask));
         }
 
-        lock (gate)
+        lock (_gate)
         {
-            for (var v0 = 0; v0 < videoCount; v0 += videosPerPass)
+            for (var v0 = 0; v0 < videoCount; v0 += _videosPerPass)
             {
-                var n = Math.Min(videosPerPass, videoCount - v0);
-                vision.Encode(
+                var n = Math.Min(_videosPerPass, videoCount - v0);
+                _vision.Encode(
                     frames.Slice(v0 * perVideo, n * perVideo), n,
                     frameMask.IsEmpty ? default : frameMask.Slice(v0 * FramesPerVideo, n * FramesPerVideo),
                     embeddings.Slice(v0 * EmbeddingSize, n * EmbeddingSize), trace);
@@ -109,16 +109,16 @@ internal sealed class TempMeVideoEncoder : IVideoEncoder
     /// <summary>Encodes texts; writes unit-length rows, and the unnormalised features when asked.</summary>
     public void EncodeTexts(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int count, int length, Span<float> embeddings, Span<float> unnormalized = default)
     {
-        if (text is null)
+        if (_text is null)
         {
             throw new InvalidOperationException("the text encoder was not loaded (EncoderOptions.LoadText)");
         }
 
-        var e = text.Weights.OutputDim;
+        var e = _text.Weights.OutputDim;
         var features = new float[count * e];
-        lock (gate)
+        lock (_gate)
         {
-            text.Encode(ids, mask, count, length, features);
+            _text.Encode(ids, mask, count, length, features);
         }
 
         if (!unnormalized.IsEmpty)

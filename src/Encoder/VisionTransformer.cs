@@ -4,32 +4,30 @@ using TempMe.Pipeline.Encoder.Kernels;
 namespace TempMe.Pipeline.Encoder;
 
 /// <summary>
-/// CLIP ViT visual encoder with TempMe merging (ALGORITHM.md §2–§6). Frames of a batch of videos go through every GEMM
+/// CLIP ViT visual encoder with TempMe merging (docs/ENCODER.md, sections 2–6). Frames of a batch of videos go through every GEMM
 /// together (rows = tokens of all frames). Buffers are reused between calls; one call at a time.
 /// </summary>
 internal sealed class VisionTransformer
 {
-    private readonly VisionWeights w;
-    private readonly float[]?[] temporal;
-    private readonly int frames;
-    private readonly int hd;
+    private readonly VisionWeights _weights;
+    private readonly float[]?[] _temporal;
+    private readonly int _frames;
+    private readonly int _headDim;
 
-    private static readonly bool Profile = Environment.GetEnvironmentVariable("TEMPME_PROFILE") == "1";
-    private readonly System.Diagnostics.Stopwatch profileWatch = new();
-    private readonly double[] phaseSeconds = new double[8];
+    private readonly PhaseClock _clock = new();
 
-    private float[] x = [], alt = [], size = [], sizeAlt = [], ln = [], qkv = [], attn = [], hidden = [], metric = [], keyBias = [];
-    private int[] srcIdx = [], dstIdx = [], unmIdx = [];
+    private float[] _x = [], _alt = [], _size = [], _sizeAlt = [], _ln = [], _qkv = [], _attn = [], _hidden = [], _metric = [], _keyBias = [];
+    private int[] _srcIdx = [], _dstIdx = [], _unmIdx = [];
 
     /// <summary>Creates the encoder for <paramref name="frames"/> frames per video.</summary>
     public VisionTransformer(VisionWeights weights, TempMeSchedule schedule, int frames, TextWriter? notices)
     {
-        w = weights;
+        _weights = weights;
         Schedule = schedule;
-        this.frames = frames;
-        hd = w.Width / w.Heads;
-        Plans = schedule.Plan(w.Blocks.Length, w.TokensPerFrame, frames);
-        temporal = new float[]?[w.Blocks.Length];
+        _frames = frames;
+        _headDim = _weights.Width / _weights.Heads;
+        Plans = schedule.Plan(_weights.Blocks.Length, _weights.TokensPerFrame, frames);
+        _temporal = new float[]?[_weights.Blocks.Length];
         foreach (var p in Plans)
         {
             if (p.Role != LayerRole.ClipMe || !schedule.TemporalPos || p.RCross == 0)
@@ -37,7 +35,7 @@ internal sealed class VisionTransformer
                 continue;
             }
 
-            var b = w.Blocks[p.Layer];
+            var b = _weights.Blocks[p.Layer];
             if (b.TemporalPos is null)
             {
                 continue;
@@ -45,11 +43,11 @@ internal sealed class VisionTransformer
 
             if (b.TemporalClips == p.ClipsIn)
             {
-                temporal[p.Layer] = b.TemporalPos;
+                _temporal[p.Layer] = b.TemporalPos;
             }
             else
             {
-                temporal[p.Layer] = Interpolate(b.TemporalPos, b.TemporalClips, p.ClipsIn, w.Width);
+                _temporal[p.Layer] = Interpolate(b.TemporalPos, b.TemporalClips, p.ClipsIn, _weights.Width);
                 notices?.WriteLine($"notice: layer {p.Layer} temporal embedding has {b.TemporalClips} clips but {p.ClipsIn} enter the layer: interpolated linearly.");
             }
         }
@@ -62,13 +60,13 @@ internal sealed class VisionTransformer
     public IReadOnlyList<LayerPlan> Plans { get; }
 
     /// <summary>Weights.</summary>
-    public VisionWeights Weights => w;
+    public VisionWeights Weights => _weights;
 
     /// <summary>Multiply-add count ×2 (FLOPs) of one video through this schedule, for benchmarks.</summary>
     public double FlopsPerVideo()
     {
-        double d = w.Width, m = w.MlpWidth, p = w.Patch;
-        double total = 2.0 * frames * (w.TokensPerFrame - 1) * 3 * p * p * d;
+        double d = _weights.Width, m = _weights.MlpWidth, p = _weights.Patch;
+        double total = 2.0 * _frames * (_weights.TokensPerFrame - 1) * 3 * p * p * d;
         foreach (var pl in Plans)
         {
             var rowsOut = pl.ClipsOut;
@@ -77,7 +75,7 @@ internal sealed class VisionTransformer
             total += rowsOut * ((2.0 * n * d * 3 * d) + (4.0 * n * n * d) + (2.0 * n * d * d) + (4.0 * nOut * d * m));
         }
 
-        return total + (2.0 * frames * d * w.OutputDim);
+        return total + (2.0 * _frames * d * _weights.OutputDim);
     }
 
     /// <summary>
@@ -86,159 +84,184 @@ internal sealed class VisionTransformer
     /// </summary>
     public void Encode(ReadOnlySpan<float> video, int videos, ReadOnlySpan<float> frameMask, Span<float> output, IEncoderTrace? trace = null)
     {
-        var s = w.ImageSize;
+        var s = _weights.ImageSize;
         var frameLen = 3 * s * s;
-        var d = w.Width;
-        if (video.Length < (long)videos * frames * frameLen || output.Length < videos * w.OutputDim)
+        var d = _weights.Width;
+        if (video.Length < (long)videos * _frames * frameLen || output.Length < videos * _weights.OutputDim)
         {
-            throw new ArgumentException($"expected {videos}×{frames}×3×{s}×{s} input floats and {videos}×{w.OutputDim} output floats");
+            throw new ArgumentException($"expected {videos}×{_frames}×3×{s}×{s} input floats and {videos}×{_weights.OutputDim} output floats");
         }
 
-        var rows = videos * frames;
-        var n = w.TokensPerFrame;
+        var rows = videos * _frames;
+        var n = _weights.TokensPerFrame;
         var cls = 1;
-        var maxTokens = (long)rows * MaxTokensPerFrame();
-        Ensure(ref x, maxTokens * d);
-        Ensure(ref alt, maxTokens * d);
-        Ensure(ref ln, maxTokens * Math.Max(d, 3 * w.Patch * w.Patch));
-        Ensure(ref qkv, maxTokens * 3 * d);
-        Ensure(ref attn, maxTokens * d);
-        Ensure(ref hidden, maxTokens * w.MlpWidth);
-        Ensure(ref metric, maxTokens * hd);
-        Ensure(ref size, maxTokens);
-        Ensure(ref sizeAlt, maxTokens);
-        Ensure(ref keyBias, maxTokens);
-        Ensure(ref srcIdx, maxTokens);
-        Ensure(ref dstIdx, maxTokens);
-        Ensure(ref unmIdx, maxTokens);
+        EnsureBuffers((long)rows * MaxTokensPerFrame());
 
-        profileWatch.Restart();
+        _clock.Start();
         Embed(video, rows);
-        Mark(0);
-        size.AsSpan(0, rows * n).Fill(1f);
+        _clock.Mark(EncoderPhase.Embed);
+        _size.AsSpan(0, rows * n).Fill(1f);
         var hasSize = false;
-        trace?.OnHidden(-1, "input", x.AsSpan(0, rows * n * d), size.AsSpan(0, rows * n), rows, n, d);
+        trace?.OnHidden(-1, "input", _x.AsSpan(0, rows * n * d), _size.AsSpan(0, rows * n), rows, n, d);
 
         foreach (var plan in Plans)
         {
-            var blk = w.Blocks[plan.Layer];
+            var block = _weights.Blocks[plan.Layer];
             if (plan.Role == LayerRole.ClipMe)
             {
-                var f = plan.Group;
-                Regroup(rows, n, cls, f);
-                rows /= f;
-                n *= f;
-                cls *= f;
-                if (plan.RCross > 0)
-                {
-                    Mark(7);
-                    MatchRows(plan.Layer, MergeKind.CrossClip, x, d, d, rows, n, cls, plan.RCross, trace);
-                    Mark(4);
-                    if (temporal[plan.Layer] is { } e)
-                    {
-                        AddTemporal(e, rows, n, cls / f, f, plan.ClipsIn);
-                    }
-
-                    Mark(7);
-                    MergeRows(rows, n, cls, plan.RCross);
-                    Mark(5);
-                    n -= plan.RCross;
-                    hasSize = true;
-                }
+                hasSize |= MergeAcrossClips(plan, ref rows, ref n, ref cls, trace);
             }
 
-            trace?.OnHidden(plan.Layer, "before_ln_1", x.AsSpan(0, rows * n * d), size.AsSpan(0, rows * n), rows, n, d);
-            var tokens = rows * n;
-            Mark(7);
-            LayerNorm.Rows(x, ln, tokens, d, blk.Ln1Weight, blk.Ln1Bias);
-            Mark(1);
-            MatMul.Linear(ln.AsSpan(0, tokens * d), tokens, d, blk.InProjWeight, blk.InProjBias, 3 * d, qkv);
-            Mark(2);
-            var useBias = hasSize && Schedule.PropAttn;
-            if (useBias)
-            {
-                TensorPrimitives.Log(size.AsSpan(0, tokens), keyBias.AsSpan(0, tokens));
-            }
-
-            AttentionRows(rows, n, useBias);
-            Mark(3);
-            MatMul.Linear(attn.AsSpan(0, tokens * d), tokens, d, blk.OutProjWeight, blk.OutProjBias, d, ln);
-            Mark(2);
-            TensorPrimitives.Add(x.AsSpan(0, tokens * d), ln.AsSpan(0, tokens * d), x.AsSpan(0, tokens * d));
-
+            trace?.OnHidden(plan.Layer, "before_ln_1", _x.AsSpan(0, rows * n * d), _size.AsSpan(0, rows * n), rows, n, d);
+            AttentionBlock(block, rows, n, hasSize && Schedule.PropAttn);
             if (plan.RAfter > 0)
             {
-                Mark(7);
-                KeyMetric(tokens);
-                MatchRows(plan.Layer, plan.Role == LayerRole.ImgMe ? MergeKind.ImgMe : MergeKind.IntraClip, metric, hd, hd, rows, n, cls, plan.RAfter, trace);
-                Mark(4);
-                MergeRows(rows, n, cls, plan.RAfter);
-                Mark(5);
-                n -= plan.RAfter;
-                tokens = rows * n;
+                n = MergeAfterAttention(plan, rows, n, cls, trace);
                 hasSize = true;
             }
 
-            trace?.OnHidden(plan.Layer, "before_ln_2", x.AsSpan(0, tokens * d), size.AsSpan(0, tokens), rows, n, d);
-            Mark(7);
-            LayerNorm.Rows(x, ln, tokens, d, blk.Ln2Weight, blk.Ln2Bias);
-            Mark(1);
-            MatMul.Linear(ln.AsSpan(0, tokens * d), tokens, d, blk.FcWeight, blk.FcBias, w.MlpWidth, hidden);
-            Mark(2);
-            QuickGelu.ApplyInPlace(hidden.AsSpan(0, tokens * w.MlpWidth));
-            Mark(6);
-            MatMul.Linear(hidden.AsSpan(0, tokens * w.MlpWidth), tokens, w.MlpWidth, blk.ProjWeight, blk.ProjBias, d, ln);
-            Mark(2);
-            TensorPrimitives.Add(x.AsSpan(0, tokens * d), ln.AsSpan(0, tokens * d), x.AsSpan(0, tokens * d));
-            trace?.OnHidden(plan.Layer, "output", x.AsSpan(0, tokens * d), size.AsSpan(0, tokens), rows, n, d);
+            var tokens = rows * n;
+            trace?.OnHidden(plan.Layer, "before_ln_2", _x.AsSpan(0, tokens * d), _size.AsSpan(0, tokens), rows, n, d);
+            MlpBlock(block, tokens);
+            trace?.OnHidden(plan.Layer, "output", _x.AsSpan(0, tokens * d), _size.AsSpan(0, tokens), rows, n, d);
         }
 
         Pool(videos, rows, n, cls, frameMask, output);
-        if (Profile)
-        {
-            Console.Error.WriteLine($"profile: embed {phaseSeconds[0]:F2}s ln {phaseSeconds[1]:F2}s gemm {phaseSeconds[2]:F2}s attn {phaseSeconds[3]:F2}s match {phaseSeconds[4]:F2}s merge {phaseSeconds[5]:F2}s gelu {phaseSeconds[6]:F2}s other {phaseSeconds[7]:F2}s");
-        }
+        _clock.Report();
     }
 
-    private void Mark(int phase)
+    /// <summary>Grows the work buffers to hold <paramref name="maxTokens"/> tokens (they are kept between calls).</summary>
+    private void EnsureBuffers(long maxTokens)
     {
-        if (Profile)
+        var d = _weights.Width;
+        Ensure(ref _x, maxTokens * d);
+        Ensure(ref _alt, maxTokens * d);
+        Ensure(ref _ln, maxTokens * Math.Max(d, 3 * _weights.Patch * _weights.Patch));
+        Ensure(ref _qkv, maxTokens * 3 * d);
+        Ensure(ref _attn, maxTokens * d);
+        Ensure(ref _hidden, maxTokens * _weights.MlpWidth);
+        Ensure(ref _metric, maxTokens * _headDim);
+        Ensure(ref _size, maxTokens);
+        Ensure(ref _sizeAlt, maxTokens);
+        Ensure(ref _keyBias, maxTokens);
+        Ensure(ref _srcIdx, maxTokens);
+        Ensure(ref _dstIdx, maxTokens);
+        Ensure(ref _unmIdx, maxTokens);
+    }
+
+    /// <summary>
+    /// A ClipMe layer's start: regroups every <c>Group</c> clips into one row, then merges <c>RCross</c> tokens across
+    /// them on the hidden state (adding the temporal embedding between matching and merging). Returns whether it merged.
+    /// </summary>
+    private bool MergeAcrossClips(LayerPlan plan, ref int rows, ref int n, ref int cls, IEncoderTrace? trace)
+    {
+        var d = _weights.Width;
+        var f = plan.Group;
+        Regroup(rows, n, cls, f);
+        rows /= f;
+        n *= f;
+        cls *= f;
+        if (plan.RCross == 0)
         {
-            phaseSeconds[phase] += profileWatch.Elapsed.TotalSeconds;
-            profileWatch.Restart();
+            return false;
         }
+
+        _clock.Mark(EncoderPhase.Other);
+        MatchRows(plan.Layer, MergeKind.CrossClip, _x, d, d, rows, n, cls, plan.RCross, trace);
+        _clock.Mark(EncoderPhase.Match);
+        if (_temporal[plan.Layer] is { } e)
+        {
+            AddTemporal(e, rows, n, cls / f, f, plan.ClipsIn);
+        }
+
+        _clock.Mark(EncoderPhase.Other);
+        MergeRows(rows, n, cls, plan.RCross);
+        _clock.Mark(EncoderPhase.Merge);
+        n -= plan.RCross;
+        return true;
+    }
+
+    /// <summary><c>x += out_proj(attention(in_proj(ln_1(x))))</c>, with log(size) added to the keys' logits when <paramref name="useSizeBias"/>.</summary>
+    private void AttentionBlock(BlockWeights block, int rows, int n, bool useSizeBias)
+    {
+        var d = _weights.Width;
+        var tokens = rows * n;
+        _clock.Mark(EncoderPhase.Other);
+        LayerNorm.Rows(_x, _ln, tokens, d, block.Ln1Weight, block.Ln1Bias);
+        _clock.Mark(EncoderPhase.LayerNorm);
+        MatMul.Linear(_ln.AsSpan(0, tokens * d), tokens, d, block.InProjWeight, block.InProjBias, 3 * d, _qkv);
+        _clock.Mark(EncoderPhase.Gemm);
+        if (useSizeBias)
+        {
+            TensorPrimitives.Log(_size.AsSpan(0, tokens), _keyBias.AsSpan(0, tokens));
+        }
+
+        AttentionRows(rows, n, useSizeBias);
+        _clock.Mark(EncoderPhase.Attention);
+        MatMul.Linear(_attn.AsSpan(0, tokens * d), tokens, d, block.OutProjWeight, block.OutProjBias, d, _ln);
+        _clock.Mark(EncoderPhase.Gemm);
+        TensorPrimitives.Add(_x.AsSpan(0, tokens * d), _ln.AsSpan(0, tokens * d), _x.AsSpan(0, tokens * d));
+    }
+
+    /// <summary>The ImgMe or intra-clip merge of <c>RAfter</c> tokens per row on the key metric; returns the tokens per row left.</summary>
+    private int MergeAfterAttention(LayerPlan plan, int rows, int n, int cls, IEncoderTrace? trace)
+    {
+        _clock.Mark(EncoderPhase.Other);
+        KeyMetric(rows * n);
+        MatchRows(plan.Layer, plan.Role == LayerRole.ImgMe ? MergeKind.ImgMe : MergeKind.IntraClip, _metric, _headDim, _headDim, rows, n, cls, plan.RAfter, trace);
+        _clock.Mark(EncoderPhase.Match);
+        MergeRows(rows, n, cls, plan.RAfter);
+        _clock.Mark(EncoderPhase.Merge);
+        return n - plan.RAfter;
+    }
+
+    /// <summary><c>x += c_proj(QuickGELU(c_fc(ln_2(x))))</c>.</summary>
+    private void MlpBlock(BlockWeights block, int tokens)
+    {
+        var d = _weights.Width;
+        var mlp = _weights.MlpWidth;
+        _clock.Mark(EncoderPhase.Other);
+        LayerNorm.Rows(_x, _ln, tokens, d, block.Ln2Weight, block.Ln2Bias);
+        _clock.Mark(EncoderPhase.LayerNorm);
+        MatMul.Linear(_ln.AsSpan(0, tokens * d), tokens, d, block.FcWeight, block.FcBias, mlp, _hidden);
+        _clock.Mark(EncoderPhase.Gemm);
+        QuickGelu.ApplyInPlace(_hidden.AsSpan(0, tokens * mlp));
+        _clock.Mark(EncoderPhase.Gelu);
+        MatMul.Linear(_hidden.AsSpan(0, tokens * mlp), tokens, mlp, block.ProjWeight, block.ProjBias, d, _ln);
+        _clock.Mark(EncoderPhase.Gemm);
+        TensorPrimitives.Add(_x.AsSpan(0, tokens * d), _ln.AsSpan(0, tokens * d), _x.AsSpan(0, tokens * d));
     }
 
     /// <summary>Frame embeddings <c>LN_post(CLS_t)·proj</c> of the last <see cref="Encode"/> call are not kept; this pools and normalises.</summary>
     private void Pool(int videos, int rows, int n, int cls, ReadOnlySpan<float> frameMask, Span<float> output)
     {
-        var d = w.Width;
-        var e = w.OutputDim;
+        var d = _weights.Width;
+        var e = _weights.OutputDim;
         var clipsPerVideo = rows / videos;
-        var clsRows = videos * frames;
-        var gathered = ln.AsSpan(0, clsRows * d);
+        var clsRows = videos * _frames;
+        var gathered = _ln.AsSpan(0, clsRows * d);
         for (var v = 0; v < videos; v++)
         {
             for (var j = 0; j < clipsPerVideo; j++)
             {
                 var row = (v * clipsPerVideo) + j;
-                x.AsSpan(row * n * d, cls * d).CopyTo(gathered.Slice(((v * frames) + (j * cls)) * d, cls * d));
+                _x.AsSpan(row * n * d, cls * d).CopyTo(gathered.Slice(((v * _frames) + (j * cls)) * d, cls * d));
             }
         }
 
-        LayerNorm.Rows(gathered, gathered, clsRows, d, w.LnPostWeight, w.LnPostBias);
-        var proj = attn.AsSpan(0, clsRows * e);
-        MatMul.Gemm(false, clsRows, e, d, 1f, gathered, d, w.Projection, e, 0f, proj, e);
+        LayerNorm.Rows(gathered, gathered, clsRows, d, _weights.LnPostWeight, _weights.LnPostBias);
+        var proj = _attn.AsSpan(0, clsRows * e);
+        MatMul.Gemm(false, clsRows, e, d, 1f, gathered, d, _weights.Projection, e, 0f, proj, e);
         for (var v = 0; v < videos; v++)
         {
             var o = output.Slice(v * e, e);
             o.Clear();
             var total = 0f;
-            for (var t = 0; t < frames; t++)
+            for (var t = 0; t < _frames; t++)
             {
-                var ft = proj.Slice(((v * frames) + t) * e, e);
+                var ft = proj.Slice(((v * _frames) + t) * e, e);
                 L2Normalize.Apply(ft, ft);
-                var m = frameMask.IsEmpty ? 1f : frameMask[(v * frames) + t];
+                var m = frameMask.IsEmpty ? 1f : frameMask[(v * _frames) + t];
                 if (m != 0f)
                 {
                     TensorPrimitives.MultiplyAdd(ft, m, o, o);
@@ -251,17 +274,17 @@ internal sealed class VisionTransformer
         }
     }
 
-    private int MaxTokensPerFrame() => w.TokensPerFrame; // merging only ever lowers the total token count
+    private int MaxTokensPerFrame() => _weights.TokensPerFrame; // merging only ever lowers the total token count
 
     private void Embed(ReadOnlySpan<float> video, int rows)
     {
-        var d = w.Width;
-        var p = w.Patch;
-        var g = w.Grid;
-        var s = w.ImageSize;
+        var d = _weights.Width;
+        var p = _weights.Patch;
+        var g = _weights.Grid;
+        var s = _weights.ImageSize;
         var patches = g * g;
         var k = 3 * p * p;
-        var col = ln.AsSpan(0, rows * patches * k);
+        var col = _ln.AsSpan(0, rows * patches * k);
         for (var f = 0; f < rows; f++)
         {
             var frame = video.Slice(f * 3 * s * s, 3 * s * s);
@@ -281,22 +304,22 @@ internal sealed class VisionTransformer
             }
         }
 
-        var patchOut = qkv.AsSpan(0, rows * patches * d);
-        MatMul.Gemm(true, rows * patches, d, k, 1f, col, k, w.ConvWeight, k, 0f, patchOut, d);
+        var patchOut = _qkv.AsSpan(0, rows * patches * d);
+        MatMul.Gemm(true, rows * patches, d, k, 1f, col, k, _weights.ConvWeight, k, 0f, patchOut, d);
         var n = patches + 1;
         for (var f = 0; f < rows; f++)
         {
-            var row = x.AsSpan(f * n * d, n * d);
-            TensorPrimitives.Add(w.ClassEmbedding, w.PositionalEmbedding.AsSpan(0, d), row[..d]);
-            TensorPrimitives.Add(patchOut.Slice(f * patches * d, patches * d), w.PositionalEmbedding.AsSpan(d, patches * d), row[d..]);
+            var row = _x.AsSpan(f * n * d, n * d);
+            TensorPrimitives.Add(_weights.ClassEmbedding, _weights.PositionalEmbedding.AsSpan(0, d), row[..d]);
+            TensorPrimitives.Add(patchOut.Slice(f * patches * d, patches * d), _weights.PositionalEmbedding.AsSpan(d, patches * d), row[d..]);
         }
 
-        LayerNorm.Rows(x, x, rows * n, d, w.LnPreWeight, w.LnPreBias);
+        LayerNorm.Rows(_x, _x, rows * n, d, _weights.LnPreWeight, _weights.LnPreBias);
     }
 
     private void Regroup(int rows, int n, int cls, int f)
     {
-        var d = w.Width;
+        var d = _weights.Width;
         var outRows = rows / f;
         var outN = n * f;
         var patchN = n - cls;
@@ -305,24 +328,24 @@ internal sealed class VisionTransformer
             for (var k = 0; k < f; k++)
             {
                 var inRow = (r * f) + k;
-                var src = x.AsSpan(inRow * n * d, n * d);
-                var srcSize = size.AsSpan(inRow * n, n);
+                var src = _x.AsSpan(inRow * n * d, n * d);
+                var srcSize = _size.AsSpan(inRow * n, n);
                 var dstBase = r * outN;
-                src[..(cls * d)].CopyTo(alt.AsSpan((dstBase + (k * cls)) * d, cls * d));
-                srcSize[..cls].CopyTo(sizeAlt.AsSpan(dstBase + (k * cls), cls));
+                src[..(cls * d)].CopyTo(_alt.AsSpan((dstBase + (k * cls)) * d, cls * d));
+                srcSize[..cls].CopyTo(_sizeAlt.AsSpan(dstBase + (k * cls), cls));
                 var pBase = dstBase + (f * cls) + (k * patchN);
-                src[(cls * d)..].CopyTo(alt.AsSpan(pBase * d, patchN * d));
-                srcSize[cls..].CopyTo(sizeAlt.AsSpan(pBase, patchN));
+                src[(cls * d)..].CopyTo(_alt.AsSpan(pBase * d, patchN * d));
+                srcSize[cls..].CopyTo(_sizeAlt.AsSpan(pBase, patchN));
             }
         }
 
-        (x, alt) = (alt, x);
-        (size, sizeAlt) = (sizeAlt, size);
+        (_x, _alt) = (_alt, _x);
+        (_size, _sizeAlt) = (_sizeAlt, _size);
     }
 
     private void AddTemporal(float[] e, int rows, int n, int clsIn, int f, int clipsIn)
     {
-        var d = w.Width;
+        var d = _weights.Width;
         var totalN = n;
         var patchPerClip = (totalN - (clsIn * f)) / f;
         for (var r = 0; r < rows; r++)
@@ -333,14 +356,14 @@ internal sealed class VisionTransformer
                 var emb = e.AsSpan(clip * d, d);
                 for (var t = 0; t < clsIn; t++)
                 {
-                    var tok = x.AsSpan(((r * totalN) + (k * clsIn) + t) * d, d);
+                    var tok = _x.AsSpan(((r * totalN) + (k * clsIn) + t) * d, d);
                     TensorPrimitives.Add(tok, emb, tok);
                 }
 
                 var pBase = (r * totalN) + (f * clsIn) + (k * patchPerClip);
                 for (var t = 0; t < patchPerClip; t++)
                 {
-                    var tok = x.AsSpan((pBase + t) * d, d);
+                    var tok = _x.AsSpan((pBase + t) * d, d);
                     TensorPrimitives.Add(tok, emb, tok);
                 }
             }
@@ -352,9 +375,9 @@ internal sealed class VisionTransformer
         var na = BipartiteMatch.SizeA(n, cls);
         for (var row = 0; row < rows; row++)
         {
-            var src = srcIdx.AsSpan(row * na, r);
-            var dst = dstIdx.AsSpan(row * na, r);
-            var unm = unmIdx.AsSpan(row * na, na - r);
+            var src = _srcIdx.AsSpan(row * na, r);
+            var dst = _dstIdx.AsSpan(row * na, r);
+            var unm = _unmIdx.AsSpan(row * na, na - r);
             BipartiteMatch.Match(source.AsSpan(row * n * stride, n * stride), n, dim, stride, cls, r, src, dst, unm);
             trace?.OnMerge(layer, kind, r, cls, n, row, src, dst, unm);
         }
@@ -362,45 +385,45 @@ internal sealed class VisionTransformer
 
     private unsafe void MergeRows(int rows, int n, int cls, int r)
     {
-        var d = w.Width;
+        var d = _weights.Width;
         var na = BipartiteMatch.SizeA(n, cls);
         var outN = n - r;
         ParallelRows.For(rows, rows * n * d < 32768, row =>
         {
             MergeWeightedAverage.Apply(
-                x.AsSpan(row * n * d, n * d), size.AsSpan(row * n, n), n, d, cls,
-                srcIdx.AsSpan(row * na, r), dstIdx.AsSpan(row * na, r), unmIdx.AsSpan(row * na, na - r),
-                alt.AsSpan(row * outN * d, outN * d), sizeAlt.AsSpan(row * outN, outN));
+                _x.AsSpan(row * n * d, n * d), _size.AsSpan(row * n, n), n, d, cls,
+                _srcIdx.AsSpan(row * na, r), _dstIdx.AsSpan(row * na, r), _unmIdx.AsSpan(row * na, na - r),
+                _alt.AsSpan(row * outN * d, outN * d), _sizeAlt.AsSpan(row * outN, outN));
         });
-        (x, alt) = (alt, x);
-        (size, sizeAlt) = (sizeAlt, size);
+        (_x, _alt) = (_alt, _x);
+        (_size, _sizeAlt) = (_sizeAlt, _size);
     }
 
     private void AttentionRows(int rows, int n, bool useBias)
     {
-        var d = w.Width;
-        var heads = w.Heads;
+        var d = _weights.Width;
+        var heads = _weights.Heads;
         ParallelRows.For(rows * heads, false, job =>
         {
             var row = job / heads;
             var h = job % heads;
             var scratch = ScoreScratch(n);
             Attention.Head(
-                qkv.AsSpan(row * n * 3 * d, n * 3 * d), n, d, h, hd,
-                useBias ? keyBias.AsSpan(row * n, n) : default,
-                false, attn.AsSpan(row * n * d, n * d), scratch);
+                _qkv.AsSpan(row * n * 3 * d, n * 3 * d), n, d, h, _headDim,
+                useBias ? _keyBias.AsSpan(row * n, n) : default,
+                false, _attn.AsSpan(row * n * d, n * d), scratch);
         });
     }
 
     [ThreadStatic]
-    private static float[]? scoreScratch;
+    private static float[]? _scoreScratch;
 
     private static float[] ScoreScratch(int n)
     {
-        var s = scoreScratch;
+        var s = _scoreScratch;
         if (s is null || s.Length < n)
         {
-            s = scoreScratch = new float[Math.Max(n, 256)];
+            s = _scoreScratch = new float[Math.Max(n, 256)];
         }
 
         return s;
@@ -408,17 +431,17 @@ internal sealed class VisionTransformer
 
     private void KeyMetric(int tokens)
     {
-        var d = w.Width;
-        var heads = w.Heads;
+        var d = _weights.Width;
+        var heads = _weights.Heads;
         var inv = 1f / heads;
         ParallelRows.For(tokens, tokens * d < 65536, t =>
         {
-            var m = metric.AsSpan(t * hd, hd);
-            var k = qkv.AsSpan((t * 3 * d) + d, d);
-            k[..hd].CopyTo(m);
+            var m = _metric.AsSpan(t * _headDim, _headDim);
+            var k = _qkv.AsSpan((t * 3 * d) + d, d);
+            k[.._headDim].CopyTo(m);
             for (var h = 1; h < heads; h++)
             {
-                TensorPrimitives.Add(m, k.Slice(h * hd, hd), m);
+                TensorPrimitives.Add(m, k.Slice(h * _headDim, _headDim), m);
             }
 
             TensorPrimitives.Multiply(m, inv, m);

@@ -140,10 +140,33 @@ public sealed class FfmpegFrameSampler : IFrameSampler
 
     private async Task<FrameSample> SampleCoreAsync(string fullPath, SamplingSettings settings, DecodeStrategy strategy, SampleState state, Stopwatch clock, CancellationToken ct)
     {
-        var source = state.Source;
         var input = "file:" + fullPath;
+        var (video, failure) = await ProbeAsync(fullPath, input, state, clock, ct);
+        if (video is null)
+        {
+            return failure!;
+        }
 
-        // 1. Probe.
+        var (frameCount, countSource) = await FrameCountAsync(input, video.Probe, video.Fps, video.Warnings, state, ct);
+        video = video with { Facts = video.Facts with { FrameCount = frameCount, FrameCountSource = countSource } };
+        state.Probe = video.Facts;
+
+        var indices = FrameSchedule.Compute(frameCount ?? 0, video.Fps, settings.Frames, settings.FramesPerSecond);
+        if (indices.Length == 0)
+        {
+            return FrameSample.Failed(state.Source, ErrorCodes.NoFrames, "The video stream has no frames.", video.Facts, clock.Elapsed.TotalSeconds);
+        }
+
+        var distinct = Distinct(indices);
+        var plan = ResizePlan.For(video.Probe.Width, video.Probe.Height, video.Probe.SampleAspectRatio, video.Probe.Rotation, settings.ImageSize);
+        strategy = ChooseStrategy(strategy, video, distinct.Length, frameCount);
+        return await DecodeAsync(input, video, indices, distinct, plan, strategy, state, clock, ct);
+    }
+
+    /// <summary>Runs ffprobe and checks what it found; the video's facts, or the failure that ends the call.</summary>
+    private async Task<(ProbedVideo? Video, FrameSample? Failure)> ProbeAsync(string fullPath, string input, SampleState state, Stopwatch clock, CancellationToken ct)
+    {
+        var source = state.Source;
         state.Stage = "probing";
         var probeRun = await RunAsync(
             _options.FfprobePath,
@@ -154,19 +177,7 @@ public sealed class FfmpegFrameSampler : IFrameSampler
             ct);
         if (probeRun.ExitCode != 0)
         {
-            if (InputGuard.RefusedFormat(probeRun.StderrTail) is { } format)
-            {
-                return FrameSample.Failed(source, ErrorCodes.NotAVideo, RefusedFormatMessage(format), null, clock.Elapsed.TotalSeconds);
-            }
-
-            if (LimitFailure("ffprobe", probeRun.StderrTail, 0, 0) is { } limited)
-            {
-                return FrameSample.Failed(source, limited.Code, limited.Message, null, clock.Elapsed.TotalSeconds);
-            }
-
-            var message = $"ffprobe could not read the file: {ErrorLines(probeRun.StderrTail)}";
-            var code = ContainerSniffer.LooksLikeVideoContainer(ContainerSniffer.ReadHead(fullPath)) ? ErrorCodes.Corrupt : ErrorCodes.NotAVideo;
-            return FrameSample.Failed(source, code, message, null, clock.Elapsed.TotalSeconds);
+            return (null, ProbeFailure(fullPath, source, probeRun.StderrTail, clock));
         }
 
         ProbeResult probe;
@@ -176,18 +187,42 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         }
         catch (JsonException e)
         {
-            return FrameSample.Failed(source, ErrorCodes.Corrupt, $"ffprobe gave unreadable output: {e.Message}", null, clock.Elapsed.TotalSeconds);
+            return (null, FrameSample.Failed(source, ErrorCodes.Corrupt, $"ffprobe gave unreadable output: {e.Message}", null, clock.Elapsed.TotalSeconds));
         }
 
+        return CheckProbe(probe, probeRun.StderrTail, state, clock);
+    }
+
+    /// <summary>Why ffprobe failed: a refused demuxer, a limit, or a file that is corrupt or no video at all.</summary>
+    private FrameSample ProbeFailure(string fullPath, string source, string stderr, Stopwatch clock)
+    {
+        if (InputGuard.RefusedFormat(stderr) is { } format)
+        {
+            return FrameSample.Failed(source, ErrorCodes.NotAVideo, RefusedFormatMessage(format), null, clock.Elapsed.TotalSeconds);
+        }
+
+        if (LimitFailure("ffprobe", stderr, 0, 0) is { } limited)
+        {
+            return FrameSample.Failed(source, limited.Code, limited.Message, null, clock.Elapsed.TotalSeconds);
+        }
+
+        var message = $"ffprobe could not read the file: {ErrorLines(stderr)}";
+        var code = ContainerSniffer.LooksLikeVideoContainer(ContainerSniffer.ReadHead(fullPath)) ? ErrorCodes.Corrupt : ErrorCodes.NotAVideo;
+        return FrameSample.Failed(source, code, message, null, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The probed facts, or a failure when there is no decodable video stream of an allowed size.</summary>
+    private (ProbedVideo? Video, FrameSample? Failure) CheckProbe(ProbeResult probe, string stderr, SampleState state, Stopwatch clock)
+    {
+        var source = state.Source;
         if (probe.VideoStreamIndex is not { } streamIndex)
         {
             var what = probe.StreamCount == 0 ? "no streams" : $"{probe.StreamCount} stream(s), none of them video";
-            return FrameSample.Failed(source, ErrorCodes.NotAVideo, $"No video stream: the file has {what}.", new VideoProbe { DurationSeconds = probe.DurationSeconds }, clock.Elapsed.TotalSeconds);
+            return (null, FrameSample.Failed(source, ErrorCodes.NotAVideo, $"No video stream: the file has {what}.", new VideoProbe { DurationSeconds = probe.DurationSeconds }, clock.Elapsed.TotalSeconds));
         }
 
-        var warnings = new List<string>();
         var fps = probe.AverageFrameRate ?? probe.RealFrameRate;
-        var videoProbe = new VideoProbe
+        var facts = new VideoProbe
         {
             DurationSeconds = probe.DurationSeconds,
             FramesPerSecond = fps,
@@ -196,63 +231,67 @@ public sealed class FfmpegFrameSampler : IFrameSampler
             Rotation = probe.Rotation,
             Codec = probe.Codec,
         };
-        state.Probe = videoProbe;
+        state.Probe = facts;
 
         // A frame over the limit is refused before anything decodes it: by the size the stream states, or by the size
         // ffprobe's decoder met and refused (-max_pixels) when the container states a smaller one.
-        if (TooLarge(probe.Width, probe.Height, probeRun.StderrTail) is { } tooLarge)
+        if (TooLarge(probe.Width, probe.Height, stderr) is { } tooLarge)
         {
-            return FrameSample.Failed(source, ErrorCodes.FrameTooLarge, tooLarge, videoProbe, clock.Elapsed.TotalSeconds);
+            return (null, FrameSample.Failed(source, ErrorCodes.FrameTooLarge, tooLarge, facts, clock.Elapsed.TotalSeconds));
         }
 
         if (probe.Codec is null)
         {
-            return FrameSample.Failed(source, ErrorCodes.UnsupportedCodec, "ffprobe does not know the video codec.", videoProbe, clock.Elapsed.TotalSeconds);
+            return (null, FrameSample.Failed(source, ErrorCodes.UnsupportedCodec, "ffprobe does not know the video codec.", facts, clock.Elapsed.TotalSeconds));
         }
 
         if (fps is null)
         {
-            return FrameSample.Failed(source, ErrorCodes.Corrupt, "The video stream has no frame rate.", videoProbe, clock.Elapsed.TotalSeconds);
+            return (null, FrameSample.Failed(source, ErrorCodes.Corrupt, "The video stream has no frame rate.", facts, clock.Elapsed.TotalSeconds));
         }
 
+        var warnings = new List<string>();
         if (probe.AverageFrameRate is null)
         {
             warnings.Add("avg_frame_rate missing; used r_frame_rate.");
         }
 
-        // 2. Frame count: the container's, unless missing or inconsistent with duration × fps; then count packets.
-        var (frameCount, countSource) = await FrameCountAsync(input, probe, fps.Value, warnings, state, ct);
-        videoProbe = videoProbe with { FrameCount = frameCount, FrameCountSource = countSource };
-        state.Probe = videoProbe;
+        return (new ProbedVideo(probe, streamIndex, fps.Value, facts, warnings), null);
+    }
 
-        var indices = FrameSchedule.Compute(frameCount ?? 0, fps.Value, settings.Frames, settings.FramesPerSecond);
-        if (indices.Length == 0)
-        {
-            return FrameSample.Failed(source, ErrorCodes.NoFrames, "The video stream has no frames.", videoProbe, clock.Elapsed.TotalSeconds);
-        }
-
-        // 3. Decode the distinct chosen frames in one ffmpeg process.
-        var distinct = Distinct(indices);
-        var plan = ResizePlan.For(probe.Width, probe.Height, probe.SampleAspectRatio, probe.Rotation, settings.ImageSize);
+    /// <summary>
+    /// Seek for long constant-frame-rate videos, select otherwise (see the class remarks); a forced seek on a
+    /// variable-frame-rate video falls back to select with a warning.
+    /// </summary>
+    private DecodeStrategy ChooseStrategy(DecodeStrategy strategy, ProbedVideo video, int distinctFrames, long? frameCount)
+    {
+        var probe = video.Probe;
         var constantRate = probe.AverageFrameRate is { } avg && probe.RealFrameRate is { } real && Math.Abs(avg - real) <= 1e-3 * real;
         if (strategy == DecodeStrategy.Auto)
         {
-            var seekFrom = _options.SeekMinDurationSeconds * Math.Max(1.0, distinct.Length / 12.0);
-            strategy = constantRate && (probe.DurationSeconds ?? frameCount / fps.Value) >= seekFrom
+            var seekFrom = _options.SeekMinDurationSeconds * Math.Max(1.0, distinctFrames / 12.0);
+            return constantRate && (probe.DurationSeconds ?? frameCount / video.Fps) >= seekFrom
                 ? DecodeStrategy.Seek
                 : DecodeStrategy.Select;
         }
-        else if (strategy == DecodeStrategy.Seek && !constantRate)
+
+        if (strategy == DecodeStrategy.Seek && !constantRate)
         {
-            warnings.Add("Seek strategy asked for a variable-frame-rate video; used select.");
-            strategy = DecodeStrategy.Select;
+            video.Warnings.Add("Seek strategy asked for a variable-frame-rate video; used select.");
+            return DecodeStrategy.Select;
         }
 
+        return strategy;
+    }
+
+    /// <summary>Decodes the distinct chosen frames in one ffmpeg process and normalises them into the sample.</summary>
+    private async Task<FrameSample> DecodeAsync(string input, ProbedVideo video, long[] indices, long[] distinct, ResizePlan plan, DecodeStrategy strategy, SampleState state, Stopwatch clock, CancellationToken ct)
+    {
         var frameBytes = plan.Size * plan.Size * 3;
         var expected = checked(distinct.Length * frameBytes);
         var arguments = strategy == DecodeStrategy.Seek
-            ? SeekArguments(input, streamIndex, distinct, fps.Value, plan)
-            : SelectArguments(input, streamIndex, distinct, plan);
+            ? SeekArguments(input, video.StreamIndex, distinct, video.Fps, plan)
+            : SelectArguments(input, video.StreamIndex, distinct, plan);
         state.Stage = "decoding";
         var buffer = ArrayPool<byte>.Shared.Rent(expected);
         try
@@ -261,79 +300,25 @@ public sealed class FfmpegFrameSampler : IFrameSampler
             var delivered = run.StdoutBytes / frameBytes;
             if (delivered == 0)
             {
-                if (LimitFailure("ffmpeg", run.StderrTail, probe.Width, probe.Height) is { } limited)
-                {
-                    return FrameSample.Failed(source, limited.Code, limited.Message, videoProbe, clock.Elapsed.TotalSeconds);
-                }
-
-                var (code, what) = ClassifyDecodeFailure(run);
-                return FrameSample.Failed(source, code, $"{what} {ErrorLines(run.StderrTail)}".TrimEnd(), videoProbe, clock.Elapsed.TotalSeconds);
+                return DecodeFailure(run, video, state.Source, clock);
             }
 
-            if (run.StdoutBytes % frameBytes != 0)
-            {
-                warnings.Add($"ffmpeg wrote a partial frame ({run.StdoutBytes % frameBytes} bytes); it was dropped.");
-            }
-
-            if (run.StdoutOverflow > 0)
-            {
-                warnings.Add($"ffmpeg wrote {run.StdoutOverflow} bytes more than the {distinct.Length} frames asked for; they were dropped.");
-            }
-
-            if (delivered < distinct.Length)
-            {
-                warnings.Add(FormattableString.Invariant(
-                    $"Only {delivered} of {distinct.Length} chosen frames could be decoded (frames {string.Join(',', distinct[delivered..])} missing); repeated the last decoded frame, {distinct[delivered - 1]}. {ErrorLines(run.StderrTail)}").TrimEnd());
-            }
-            else if (run.ExitCode != 0)
-            {
-                warnings.Add($"ffmpeg exited with status {run.ExitCode} after delivering every frame: {ErrorLines(run.StderrTail)}");
-            }
-
+            AddDecodeWarnings(run, frameBytes, delivered, distinct, video.Warnings);
             var times = strategy == DecodeStrategy.Select ? ShowInfoTimes(run.TakenLines) : [];
             if (times.Count < delivered)
             {
-                times = [.. distinct[..delivered].Select(k => k / fps.Value)];
+                times = [.. distinct[..delivered].Select(k => k / video.Fps)];
             }
 
-            // 4. Normalise into [T, 3, S, S]; repeated indices (short videos, missing frames) copy the earlier plane.
-            var floatsPerFrame = 3 * plan.Size * plan.Size;
-            var frames = new float[checked(indices.Length * floatsPerFrame)];
-            var frameIndices = new long[indices.Length];
-            var timestamps = new double[indices.Length];
-            var slot = -1;
-            var lastSlot = -1;
-            for (var t = 0; t < indices.Length; t++)
-            {
-                if (slot < distinct.Length - 1 && distinct[slot + 1] == indices[t])
-                {
-                    slot++;
-                }
-
-                var used = Math.Min(slot, delivered - 1);
-                var target = frames.AsSpan(t * floatsPerFrame, floatsPerFrame);
-                if (t > 0 && used == lastSlot)
-                {
-                    frames.AsSpan((t - 1) * floatsPerFrame, floatsPerFrame).CopyTo(target);
-                }
-                else
-                {
-                    ClipNormalizer.NormalizeFrame(buffer.AsSpan(used * frameBytes, frameBytes), target);
-                }
-
-                lastSlot = used;
-                frameIndices[t] = distinct[used];
-                timestamps[t] = times[used];
-            }
-
+            var (frames, frameIndices, timestamps) = Normalize(buffer, plan.Size, indices, distinct, delivered, times);
             return new FrameSample
             {
-                Source = source,
+                Source = state.Source,
                 Frames = frames,
                 FrameIndices = frameIndices,
                 TimestampsSeconds = timestamps,
-                Probe = videoProbe,
-                Warnings = warnings,
+                Probe = video.Facts,
+                Warnings = video.Warnings,
                 DecodeSeconds = clock.Elapsed.TotalSeconds,
             };
         }
@@ -341,6 +326,81 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>The failure when ffmpeg delivered no frame: a limit it hit, a missing decoder, or a corrupt stream.</summary>
+    private FrameSample DecodeFailure(ChildResult run, ProbedVideo video, string source, Stopwatch clock)
+    {
+        if (LimitFailure("ffmpeg", run.StderrTail, video.Probe.Width, video.Probe.Height) is { } limited)
+        {
+            return FrameSample.Failed(source, limited.Code, limited.Message, video.Facts, clock.Elapsed.TotalSeconds);
+        }
+
+        var (code, what) = ClassifyDecodeFailure(run);
+        return FrameSample.Failed(source, code, $"{what} {ErrorLines(run.StderrTail)}".TrimEnd(), video.Facts, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Warnings for a partial frame, surplus output, missing frames, or a failed exit after every frame came.</summary>
+    private static void AddDecodeWarnings(ChildResult run, int frameBytes, int delivered, long[] distinct, List<string> warnings)
+    {
+        if (run.StdoutBytes % frameBytes != 0)
+        {
+            warnings.Add($"ffmpeg wrote a partial frame ({run.StdoutBytes % frameBytes} bytes); it was dropped.");
+        }
+
+        if (run.StdoutOverflow > 0)
+        {
+            warnings.Add($"ffmpeg wrote {run.StdoutOverflow} bytes more than the {distinct.Length} frames asked for; they were dropped.");
+        }
+
+        if (delivered < distinct.Length)
+        {
+            warnings.Add(FormattableString.Invariant(
+                $"Only {delivered} of {distinct.Length} chosen frames could be decoded (frames {string.Join(',', distinct[delivered..])} missing); repeated the last decoded frame, {distinct[delivered - 1]}. {ErrorLines(run.StderrTail)}").TrimEnd());
+        }
+        else if (run.ExitCode != 0)
+        {
+            warnings.Add($"ffmpeg exited with status {run.ExitCode} after delivering every frame: {ErrorLines(run.StderrTail)}");
+        }
+    }
+
+    /// <summary>
+    /// Normalises the delivered RGB frames into <c>[T, 3, S, S]</c>: a repeated index (short videos) or a frame that
+    /// never came copies the earlier plane.
+    /// </summary>
+    private static (float[] Frames, long[] FrameIndices, double[] Timestamps) Normalize(byte[] rgb, int imageSize, long[] indices, long[] distinct, int delivered, List<double> times)
+    {
+        var frameBytes = imageSize * imageSize * 3;
+        var floatsPerFrame = 3 * imageSize * imageSize;
+        var frames = new float[checked(indices.Length * floatsPerFrame)];
+        var frameIndices = new long[indices.Length];
+        var timestamps = new double[indices.Length];
+        var slot = -1;
+        var lastSlot = -1;
+        for (var t = 0; t < indices.Length; t++)
+        {
+            if (slot < distinct.Length - 1 && distinct[slot + 1] == indices[t])
+            {
+                slot++;
+            }
+
+            var used = Math.Min(slot, delivered - 1);
+            var target = frames.AsSpan(t * floatsPerFrame, floatsPerFrame);
+            if (t > 0 && used == lastSlot)
+            {
+                frames.AsSpan((t - 1) * floatsPerFrame, floatsPerFrame).CopyTo(target);
+            }
+            else
+            {
+                ClipNormalizer.NormalizeFrame(rgb.AsSpan(used * frameBytes, frameBytes), target);
+            }
+
+            lastSlot = used;
+            frameIndices[t] = distinct[used];
+            timestamps[t] = times[used];
+        }
+
+        return (frames, frameIndices, timestamps);
     }
 
     private async Task<(long? Count, string? Source)> FrameCountAsync(string input, ProbeResult probe, double fps, List<string> warnings, SampleState state, CancellationToken ct)
@@ -590,6 +650,9 @@ public sealed class FfmpegFrameSampler : IFrameSampler
         var text = string.Join(" | ", chosen);
         return text.Length > 1000 ? text[..1000] : text;
     }
+
+    /// <summary>What ffprobe found about a video that can be decoded; <paramref name="Warnings"/> collects the call's warnings.</summary>
+    private sealed record ProbedVideo(ProbeResult Probe, int StreamIndex, double Fps, VideoProbe Facts, List<string> Warnings);
 
     /// <summary>Progress of one call, read when a timeout or an unexpected error cuts it short.</summary>
     private sealed class SampleState(string source)

@@ -1,7 +1,7 @@
 namespace TempMe.Pipeline.Media;
 
 /// <summary>
-/// TempMe evaluation frame choice (ALGORITHM.md §1, the authors' <c>_get_rawvideo_dec</c>), in original frame numbers.
+/// TempMe evaluation frame choice (the authors' <c>_get_rawvideo_dec</c>; docs/ENCODER.md, section 1), in original frame numbers.
 /// Pure arithmetic: no I/O.
 /// </summary>
 internal static class FrameSchedule

@@ -1,4 +1,4 @@
-using TempMe.Pipeline.Media;
+using TempMe.Pipeline.Encoder.Internal;
 
 namespace TempMe.Pipeline.Distributed.Tests;
 
@@ -12,7 +12,7 @@ internal static class TinyCheckpoint
     private const int Layers = 12;
 
     /// <summary>The checkpoint as safetensors bytes.</summary>
-    public static async Task<byte[]> BytesAsync()
+    public static Task<byte[]> BytesAsync()
     {
         var random = new Random(11);
         float[] Noise(int n) => Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() - 0.5) * 0.04)).ToArray();
@@ -46,7 +46,7 @@ internal static class TinyCheckpoint
         tensors.Add(("visual.ln_post.bias", [Width], Fill(Width, 0)));
         tensors.Add(("visual.proj", [Width, 32], Noise(Width * 32)));
         using var stream = new MemoryStream();
-        await SafetensorsWriter.WriteAsync(stream, tensors, CancellationToken.None);
-        return stream.ToArray();
+        SafeTensorsWriter.Write(stream, [.. tensors.Select(t => SafeTensorsWriter.Tensor.F32(t.Item1, t.Item2, t.Item3))]);
+        return Task.FromResult(stream.ToArray());
     }
 }

@@ -12,9 +12,9 @@ namespace TempMe.Pipeline.Encoder.Tests;
 /// </summary>
 public sealed class CraftedModelFileTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("tempme-crafted").FullName;
+    private readonly string _dir = Directory.CreateTempSubdirectory("tempme-crafted").FullName;
 
-    public void Dispose() => Directory.Delete(dir, true);
+    public void Dispose() => Directory.Delete(_dir, true);
 
     [Fact]
     public void A_shape_whose_element_count_overflows_is_refused_when_the_file_is_opened()
@@ -75,7 +75,7 @@ public sealed class CraftedModelFileTests : IDisposable
     {
         // The first 8 bytes of /etc/shadow came back as "header length 3619…" (the bytes read as a little-endian number).
         const string secret = "ZEBRA-SECRET-hunter2:19000:0:99999:7:::\n";
-        var path = Path.Combine(dir, "shadow");
+        var path = Path.Combine(_dir, "shadow");
         File.WriteAllText(path, secret + secret);
         var bytes = File.ReadAllBytes(path);
         var ex = Assert.Throws<ModelLoadException>(() => SafeTensorsFile.Open(path));
@@ -99,7 +99,7 @@ public sealed class CraftedModelFileTests : IDisposable
         // A header length that points past the end of the file: the length is the file's bytes, so it is not shown.
         var bytes = new byte[8 + 16];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, 987654);
-        var longHeader = Path.Combine(dir, "long-header.safetensors");
+        var longHeader = Path.Combine(_dir, "long-header.safetensors");
         File.WriteAllBytes(longHeader, bytes);
         ex = Assert.Throws<ModelLoadException>(() => SafeTensorsFile.Open(longHeader));
         Assert.Contains("truncated", ex.Message, StringComparison.Ordinal);
@@ -125,7 +125,7 @@ public sealed class CraftedModelFileTests : IDisposable
 
     private string Write(string name, IReadOnlyList<SafeTensorsWriter.Tensor> tensors)
     {
-        var path = Path.Combine(dir, name);
+        var path = Path.Combine(_dir, name);
         SafeTensorsWriter.Write(path, tensors);
         return path;
     }
@@ -138,7 +138,7 @@ public sealed class CraftedModelFileTests : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)h.Length);
         h.CopyTo(bytes, 8);
         data.CopyTo(bytes, 8 + h.Length);
-        var path = Path.Combine(dir, name);
+        var path = Path.Combine(_dir, name);
         File.WriteAllBytes(path, bytes);
         return path;
     }

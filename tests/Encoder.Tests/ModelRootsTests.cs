@@ -6,9 +6,9 @@ namespace TempMe.Pipeline.Encoder.Tests;
 /// </summary>
 public sealed class ModelRootsTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("tempme-roots").FullName;
+    private readonly string _dir = Directory.CreateTempSubdirectory("tempme-roots").FullName;
 
-    public void Dispose() => Directory.Delete(dir, true);
+    public void Dispose() => Directory.Delete(_dir, true);
 
     [Fact]
     public void A_checkpoint_under_a_root_resolves_to_its_real_path_and_loads()
@@ -96,13 +96,13 @@ public sealed class ModelRootsTests : IDisposable
 
     private ModelRoots Roots(out string root)
     {
-        root = Directory.CreateDirectory(Path.Combine(dir, "models")).FullName;
-        return new ModelRoots([root, Path.Combine(dir, "also-models")]);
+        root = Directory.CreateDirectory(Path.Combine(_dir, "models")).FullName;
+        return new ModelRoots([root, Path.Combine(_dir, "also-models")]);
     }
 
     private string Secret()
     {
-        var path = Path.Combine(Directory.CreateDirectory(Path.Combine(dir, "etc")).FullName, "shadow");
+        var path = Path.Combine(Directory.CreateDirectory(Path.Combine(_dir, "etc")).FullName, "shadow");
         File.WriteAllText(path, "ZEBRA-SECRET-hunter2:19000:0:99999:7:::\n");
         return path;
     }

@@ -7,9 +7,9 @@ namespace TempMe.Pipeline.Encoder.Tests;
 
 public sealed class SafeTensorsAndCheckpointTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("tempme-st").FullName;
+    private readonly string _dir = Directory.CreateTempSubdirectory("tempme-st").FullName;
 
-    public void Dispose() => Directory.Delete(dir, true);
+    public void Dispose() => Directory.Delete(_dir, true);
 
     [Fact]
     public void Truncated_file_is_rejected_naming_the_file()
@@ -28,7 +28,7 @@ public sealed class SafeTensorsAndCheckpointTests : IDisposable
     [Fact]
     public void Bad_header_is_rejected()
     {
-        var path = Path.Combine(dir, "bad.safetensors");
+        var path = Path.Combine(_dir, "bad.safetensors");
         var header = Encoding.UTF8.GetBytes("{not json");
         var bytes = new byte[8 + header.Length];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)header.Length);
@@ -39,7 +39,7 @@ public sealed class SafeTensorsAndCheckpointTests : IDisposable
         File.WriteAllBytes(path, Encoding.UTF8.GetBytes("GIF89a some image bytes"));
         Assert.Contains("not a safetensors file", Assert.Throws<ModelLoadException>(() => SafeTensorsFile.Open(path)).Message, StringComparison.Ordinal);
 
-        Assert.Contains("not found", Assert.Throws<ModelLoadException>(() => SafeTensorsFile.Open(Path.Combine(dir, "none.safetensors"))).Message, StringComparison.Ordinal);
+        Assert.Contains("not found", Assert.Throws<ModelLoadException>(() => SafeTensorsFile.Open(Path.Combine(_dir, "none.safetensors"))).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -144,11 +144,11 @@ public sealed class SafeTensorsAndCheckpointTests : IDisposable
     [Fact]
     public void Folder_spec_finds_the_checkpoint_and_missing_spec_is_clear()
     {
-        var sub = Directory.CreateDirectory(Path.Combine(dir, "model")).FullName;
+        var sub = Directory.CreateDirectory(Path.Combine(_dir, "model")).FullName;
         File.Copy(TinyReference.WeightsPath("weights.safetensors"), Path.Combine(sub, "tempme.safetensors"));
         Assert.Equal(Path.Combine(sub, "tempme.safetensors"), EncoderFactory.ResolveCheckpoint(sub));
-        Assert.Contains("model not found", Assert.Throws<ModelLoadException>(() => EncoderFactory.Create(Path.Combine(dir, "nope"), 12)).Message, StringComparison.Ordinal);
-        Assert.Contains("no checkpoint in this folder", Assert.Throws<ModelLoadException>(() => EncoderFactory.Create(dir, 12)).Message, StringComparison.Ordinal);
+        Assert.Contains("model not found", Assert.Throws<ModelLoadException>(() => EncoderFactory.Create(Path.Combine(_dir, "nope"), 12)).Message, StringComparison.Ordinal);
+        Assert.Contains("no checkpoint in this folder", Assert.Throws<ModelLoadException>(() => EncoderFactory.Create(_dir, 12)).Message, StringComparison.Ordinal);
     }
 
     private static float[] Embed(string path, out float[] text)
@@ -263,7 +263,7 @@ public sealed class SafeTensorsAndCheckpointTests : IDisposable
 
     private string Write(string name, IReadOnlyList<SafeTensorsWriter.Tensor> tensors)
     {
-        var path = Path.Combine(dir, name);
+        var path = Path.Combine(_dir, name);
         SafeTensorsWriter.Write(path, tensors);
         return path;
     }

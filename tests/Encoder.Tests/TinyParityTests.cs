@@ -3,7 +3,10 @@ using Xunit.Abstractions;
 
 namespace TempMe.Pipeline.Encoder.Tests;
 
-/// <summary>Parity with the authors' outputs in reference/tiny (ALGORITHM.md, reference/tiny/README.md).</summary>
+/// <summary>
+/// Parity with outputs of the authors' PyTorch code for a tiny model, stored in <c>$TEMPME_SHARED/reference/tiny</c>
+/// (see <see cref="TinyReference"/>; docs/ENCODER.md describes what is computed).
+/// </summary>
 public sealed class TinyParityTests(ITestOutputHelper output)
 {
     private const float EmbeddingTolerance = 1e-5f;

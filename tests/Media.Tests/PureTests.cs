@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
 using TempMe.Pipeline.Media.Internal;
 
@@ -142,37 +140,6 @@ public sealed class ContainerSnifferTests
         Assert.False(ContainerSniffer.LooksLikeVideoContainer("this is not a video"u8));
         Assert.False(ContainerSniffer.LooksLikeVideoContainer([]));
     }
-}
-
-public sealed class SafetensorsWriterTests
-{
-    [Fact]
-    public async Task Writes_header_length_padded_json_and_little_endian_floats()
-    {
-        float[] data = [1f, -2.5f, 3.25f, 0f, 1e-8f, float.MaxValue];
-        using var stream = new MemoryStream();
-        await SafetensorsWriter.WriteAsync(stream, [("frames", [1, 2, 3], data)], CancellationToken.None);
-        var bytes = stream.ToArray();
-
-        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        Assert.Equal(0, headerLength % 8);
-        Assert.Equal(8 + headerLength + (4 * data.Length), bytes.Length);
-        var header = Encoding.UTF8.GetString(bytes, 8, headerLength);
-        Assert.Equal(header.TrimEnd(), header.TrimEnd(' '));
-        using var json = JsonDocument.Parse(header);
-        var frames = json.RootElement.GetProperty("frames");
-        Assert.Equal("F32", frames.GetProperty("dtype").GetString());
-        Assert.Equal([1, 2, 3], frames.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
-        Assert.Equal([0L, 24L], frames.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()));
-        for (var i = 0; i < data.Length; i++)
-        {
-            Assert.Equal(data[i], BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(8 + headerLength + (4 * i))));
-        }
-    }
-
-    [Fact]
-    public void Rejects_a_shape_that_does_not_match_the_data() =>
-        Assert.Throws<ArgumentException>(() => SafetensorsWriter.BuildHeader([("x", [2, 2], new float[3])]));
 }
 
 public sealed class InputGuardTests

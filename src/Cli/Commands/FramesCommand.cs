@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Encoder.Internal;
 using TempMe.Pipeline.Media;
 
 namespace TempMe.Pipeline.Cli.Commands;
@@ -60,9 +61,9 @@ internal static class FramesCommand
             {
                 try
                 {
-                    await SafetensorsWriter.WriteAsync(
+                    await SafeTensorsWriter.WriteAsync(
                         outputPath,
-                        [("frames", [frameCount, 3, settings.ImageSize, settings.ImageSize], sample.Frames!)],
+                        [SafeTensorsWriter.Tensor.F32("frames", [frameCount, 3, settings.ImageSize, settings.ImageSize], sample.Frames!)],
                         cancellationToken);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -22,16 +22,16 @@ internal enum NamingScheme
 /// </summary>
 internal sealed class CheckpointLoader
 {
-    private readonly ITensorFile file;
-    private readonly string prefix;
-    private readonly NamingScheme scheme;
-    private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly ITensorFile _file;
+    private readonly string _prefix;
+    private readonly NamingScheme _scheme;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     private CheckpointLoader(ITensorFile file, NamingScheme scheme, string prefix)
     {
-        this.file = file;
-        this.scheme = scheme;
-        this.prefix = prefix;
+        _file = file;
+        _scheme = scheme;
+        _prefix = prefix;
     }
 
     /// <summary>Detects the naming scheme and prefix of <paramref name="file"/>.</summary>
@@ -76,49 +76,29 @@ internal sealed class CheckpointLoader
             Vision = vision,
             Text = text,
             LogitScale = logitScale,
-            WeightsHash = Convert.ToHexStringLower(loader.hash.GetHashAndReset()),
+            WeightsHash = Convert.ToHexStringLower(loader._hash.GetHashAndReset()),
             Source = $"{path} ({(scheme == NamingScheme.OpenAi ? "OpenAI CLIP names" : "Hugging Face CLIPModel names")}{(prefix.Length > 0 ? $", prefix '{prefix}'" : string.Empty)})",
         };
     }
 
-    private string Name(string openAiName) => prefix + openAiName;
+    private string Name(string openAiName) => _prefix + openAiName;
 
     private VisionWeights LoadVision(int? headsOverride, TextWriter? notices)
     {
-        var hf = scheme == NamingScheme.HuggingFace;
+        var hf = _scheme == NamingScheme.HuggingFace;
         var convName = Name(hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight");
-        var conv = Entry(convName);
-        if (conv.Shape.Length != 4 || conv.Shape[0] == 0 || conv.Shape[1] != 3 || conv.Shape[2] != conv.Shape[3] || conv.Shape[2] == 0)
-        {
-            throw Shape(conv, "[width, 3, patch, patch]");
-        }
-
-        var width = conv.Shape[0];
-        var patch = conv.Shape[2];
+        var (width, patch) = PatchShape(convName);
         var posName = Name(hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding");
-        var pos = Entry(posName);
-        var tokens = pos.Shape.Where(d => d != 1).Count() == 2 ? (int)(pos.ElementCount / width) : -1;
-        var grid = (int)Math.Round(Math.Sqrt(Math.Max(0, tokens - 1)));
-        if (tokens < 2 || pos.ElementCount != (long)tokens * width || (grid * grid) + 1 != tokens)
-        {
-            throw Shape(pos, $"[1 + g², {width}] (a square patch grid; width {width} from {convName})");
-        }
-
+        var (tokens, grid) = PositionShape(posName, width, convName);
         var layers = CountLayers(hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks.", hf ? ".self_attn.q_proj.weight" : ".attn.in_proj_weight");
         if (layers == 0)
         {
-            throw new ModelLoadException($"{file.Path}: missing tensor '{Name(hf ? "vision_model.encoder.layers.0.self_attn.q_proj.weight" : "visual.transformer.resblocks.0.attn.in_proj_weight")}' (no visual transformer layers).");
+            throw new ModelLoadException($"{_file.Path}: missing tensor '{Name(hf ? "vision_model.encoder.layers.0.self_attn.q_proj.weight" : "visual.transformer.resblocks.0.attn.in_proj_weight")}' (no visual transformer layers).");
         }
 
         var heads = Heads(width, headsOverride, "vision");
         var projName = Name(hf ? "visual_projection.weight" : "visual.proj");
-        var projEntry = Entry(projName);
-        if (projEntry.Shape.Length != 2)
-        {
-            throw Shape(projEntry, hf ? $"[E, {width}]" : $"[{width}, E]");
-        }
-
-        var outDim = hf ? projEntry.Shape[0] : projEntry.Shape[1];
+        var outDim = ProjectionOutput(projName, width);
         var mlp = MlpWidth(hf ? "vision_model.encoder.layers.0.mlp.fc1.weight" : "visual.transformer.resblocks.0.mlp.c_fc.weight", width);
         var convW = Get(convName, width, 3, patch, patch);
         var cls = Get(Name(hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding"), width);
@@ -126,33 +106,7 @@ internal sealed class CheckpointLoader
         var lnPre = Name(hf ? "vision_model.pre_layrnorm." : "visual.ln_pre.");
         var lnPost = Name(hf ? "vision_model.post_layernorm." : "visual.ln_post.");
         var proj = hf ? Transpose(Get(projName, outDim, width), outDim, width) : Get(projName, width, outDim);
-        var blocks = new BlockWeights[layers];
-        for (var l = 0; l < layers; l++)
-        {
-            var block = hf
-                ? LoadHfBlock($"vision_model.encoder.layers.{l}.", width, mlp)
-                : LoadOpenAiBlock($"visual.transformer.resblocks.{l}.", width, mlp);
-            var tpName = Name(hf ? $"vision_model.encoder.layers.{l}.TVPt_Video_Positional_embedding" : $"visual.transformer.resblocks.{l}.TVPt_Video_Positional_embedding");
-            if (file.Find(tpName) is { } tp)
-            {
-                var clips = (int)(tp.ElementCount / width);
-                if (clips * (long)width != tp.ElementCount || tp.Shape.Where(d => d != 1).Count() > 2)
-                {
-                    throw Shape(tp, $"[1, clips, 1, {width}]");
-                }
-
-                block.TemporalPos = Get(tpName, clips, width);
-                block.TemporalClips = clips;
-            }
-
-            blocks[l] = block;
-        }
-
-        if (blocks.All(b => b.TemporalPos is null))
-        {
-            notices?.WriteLine($"notice: no temporal embeddings (TVPt_Video_Positional_embedding) in {file.Path}: using zeros (plain CLIP weights; TempMe merging still runs).");
-        }
-
+        var blocks = LoadVisionBlocks(layers, width, mlp, notices);
         return new VisionWeights
         {
             Width = width,
@@ -173,44 +127,87 @@ internal sealed class CheckpointLoader
         };
     }
 
+    /// <summary>Width and patch size from the patch convolution <c>[width, 3, patch, patch]</c>.</summary>
+    private (int Width, int Patch) PatchShape(string convName)
+    {
+        var conv = Entry(convName);
+        if (conv.Shape.Length != 4 || conv.Shape[0] == 0 || conv.Shape[1] != 3 || conv.Shape[2] != conv.Shape[3] || conv.Shape[2] == 0)
+        {
+            throw Shape(conv, "[width, 3, patch, patch]");
+        }
+
+        return (conv.Shape[0], conv.Shape[2]);
+    }
+
+    /// <summary>Tokens per frame (1 + g²) and grid side g from the positional embedding <c>[1 + g², width]</c>.</summary>
+    private (int Tokens, int Grid) PositionShape(string posName, int width, string convName)
+    {
+        var pos = Entry(posName);
+        var tokens = pos.Shape.Where(d => d != 1).Count() == 2 ? (int)(pos.ElementCount / width) : -1;
+        var grid = (int)Math.Round(Math.Sqrt(Math.Max(0, tokens - 1)));
+        if (tokens < 2 || pos.ElementCount != (long)tokens * width || (grid * grid) + 1 != tokens)
+        {
+            throw Shape(pos, $"[1 + g², {width}] (a square patch grid; width {width} from {convName})");
+        }
+
+        return (tokens, grid);
+    }
+
+    /// <summary>The visual blocks with their temporal embeddings; a notice when no block has one (plain CLIP weights).</summary>
+    private BlockWeights[] LoadVisionBlocks(int layers, int width, int mlp, TextWriter? notices)
+    {
+        var hf = _scheme == NamingScheme.HuggingFace;
+        var blocks = new BlockWeights[layers];
+        for (var l = 0; l < layers; l++)
+        {
+            var block = hf
+                ? LoadHfBlock($"vision_model.encoder.layers.{l}.", width, mlp)
+                : LoadOpenAiBlock($"visual.transformer.resblocks.{l}.", width, mlp);
+            LoadTemporal(block, Name(hf ? $"vision_model.encoder.layers.{l}.TVPt_Video_Positional_embedding" : $"visual.transformer.resblocks.{l}.TVPt_Video_Positional_embedding"), width);
+            blocks[l] = block;
+        }
+
+        if (blocks.All(b => b.TemporalPos is null))
+        {
+            notices?.WriteLine($"notice: no temporal embeddings (TVPt_Video_Positional_embedding) in {_file.Path}: using zeros (plain CLIP weights; TempMe merging still runs).");
+        }
+
+        return blocks;
+    }
+
+    /// <summary>Sets the block's temporal positional embedding <c>[1, clips, 1, width]</c> when the checkpoint has one.</summary>
+    private void LoadTemporal(BlockWeights block, string name, int width)
+    {
+        if (_file.Find(name) is not { } tp)
+        {
+            return;
+        }
+
+        var clips = (int)(tp.ElementCount / width);
+        if (clips * (long)width != tp.ElementCount || tp.Shape.Where(d => d != 1).Count() > 2)
+        {
+            throw Shape(tp, $"[1, clips, 1, {width}]");
+        }
+
+        block.TemporalPos = Get(name, clips, width);
+        block.TemporalClips = clips;
+    }
+
     private TextWeights LoadText(int? headsOverride)
     {
-        var hf = scheme == NamingScheme.HuggingFace;
+        var hf = _scheme == NamingScheme.HuggingFace;
         var tokName = Name(hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight");
-        var tok = Entry(tokName);
-        if (tok.Shape.Length != 2)
-        {
-            throw Shape(tok, "[vocab, width]");
-        }
-
-        var (vocab, width) = (tok.Shape[0], tok.Shape[1]);
-        if (width == 0)
-        {
-            throw Shape(tok, "[vocab, width] with a positive width");
-        }
-
+        var (vocab, width) = TokenEmbeddingShape(tokName);
         var posName = Name(hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding");
-        var pos = Entry(posName);
-        if (pos.Shape.Length != 2 || pos.Shape[1] != width)
-        {
-            throw Shape(pos, $"[context, {width}]");
-        }
-
-        var context = pos.Shape[0];
+        var context = ContextLength(posName, width);
         var layers = CountLayers(hf ? "text_model.encoder.layers." : "transformer.resblocks.", hf ? ".self_attn.q_proj.weight" : ".attn.in_proj_weight");
         if (layers == 0)
         {
-            throw new ModelLoadException($"{file.Path}: missing tensor '{Name(hf ? "text_model.encoder.layers.0.self_attn.q_proj.weight" : "transformer.resblocks.0.attn.in_proj_weight")}' (no text transformer layers).");
+            throw new ModelLoadException($"{_file.Path}: missing tensor '{Name(hf ? "text_model.encoder.layers.0.self_attn.q_proj.weight" : "transformer.resblocks.0.attn.in_proj_weight")}' (no text transformer layers).");
         }
 
         var projName = Name(hf ? "text_projection.weight" : "text_projection");
-        var projEntry = Entry(projName);
-        if (projEntry.Shape.Length != 2)
-        {
-            throw Shape(projEntry, hf ? $"[E, {width}]" : $"[{width}, E]");
-        }
-
-        var outDim = hf ? projEntry.Shape[0] : projEntry.Shape[1];
+        var outDim = ProjectionOutput(projName, width);
         var mlp = MlpWidth(hf ? "text_model.encoder.layers.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight", width);
         var blocks = new BlockWeights[layers];
         for (var l = 0; l < layers; l++)
@@ -236,12 +233,54 @@ internal sealed class CheckpointLoader
         };
     }
 
+    /// <summary>Vocabulary size and width from the token embedding <c>[vocab, width]</c>.</summary>
+    private (int Vocab, int Width) TokenEmbeddingShape(string tokName)
+    {
+        var tok = Entry(tokName);
+        if (tok.Shape.Length != 2)
+        {
+            throw Shape(tok, "[vocab, width]");
+        }
+
+        if (tok.Shape[1] == 0)
+        {
+            throw Shape(tok, "[vocab, width] with a positive width");
+        }
+
+        return (tok.Shape[0], tok.Shape[1]);
+    }
+
+    /// <summary>The text context length from the positional embedding <c>[context, width]</c>.</summary>
+    private int ContextLength(string posName, int width)
+    {
+        var pos = Entry(posName);
+        if (pos.Shape.Length != 2 || pos.Shape[1] != width)
+        {
+            throw Shape(pos, $"[context, {width}]");
+        }
+
+        return pos.Shape[0];
+    }
+
+    /// <summary>The embedding size E of a projection: <c>[width, E]</c> in OpenAI names, <c>[E, width]</c> in Hugging Face ones.</summary>
+    private int ProjectionOutput(string projName, int width)
+    {
+        var hf = _scheme == NamingScheme.HuggingFace;
+        var projEntry = Entry(projName);
+        if (projEntry.Shape.Length != 2)
+        {
+            throw Shape(projEntry, hf ? $"[E, {width}]" : $"[{width}, E]");
+        }
+
+        return hf ? projEntry.Shape[0] : projEntry.Shape[1];
+    }
+
     private BlockWeights LoadOpenAiBlock(string p, int width, int mlp)
     {
         var inW = Get(Name(p + "attn.in_proj_weight"), checked(3 * width), width);
         var aName = Name(p + "attn.TVPt_LoRA_a");
         var bName = Name(p + "attn.TVPt_LoRA_b");
-        if (file.Find(aName) is { } a && file.Find(bName) is { } b)
+        if (_file.Find(aName) is { } a && _file.Find(bName) is { } b)
         {
             if (a.Shape.Length != 2 || a.Shape[1] != width)
             {
@@ -255,9 +294,9 @@ internal sealed class CheckpointLoader
             // W' = W + B·A (LoRA, scale 1): fold once at load.
             MatMul.Gemm(false, 3 * width, width, rank, 1f, loraB, rank, loraA, width, 1f, inW, width);
         }
-        else if (file.Find(aName) is not null || file.Find(bName) is not null)
+        else if (_file.Find(aName) is not null || _file.Find(bName) is not null)
         {
-            throw new ModelLoadException($"{file.Path}: missing tensor '{(file.Find(aName) is null ? aName : bName)}' (LoRA needs both TVPt_LoRA_a and TVPt_LoRA_b).");
+            throw new ModelLoadException($"{_file.Path}: missing tensor '{(_file.Find(aName) is null ? aName : bName)}' (LoRA needs both TVPt_LoRA_a and TVPt_LoRA_b).");
         }
 
         return new BlockWeights
@@ -325,7 +364,7 @@ internal sealed class CheckpointLoader
     private int CountLayers(string layerPrefix, string suffix)
     {
         var n = 0;
-        while (file.Find(Name(layerPrefix + n.ToString(CultureInfo.InvariantCulture) + suffix)) is not null)
+        while (_file.Find(Name(layerPrefix + n.ToString(CultureInfo.InvariantCulture) + suffix)) is not null)
         {
             n++;
         }
@@ -338,14 +377,14 @@ internal sealed class CheckpointLoader
         var heads = requested ?? Math.Max(1, width / 64);
         if (heads <= 0 || width % heads != 0)
         {
-            throw new ModelLoadException($"{file.Path}: {what} heads {heads} must divide the width {width}; pass a divisor of {width} (default width/64 = {Math.Max(1, width / 64)}).");
+            throw new ModelLoadException($"{_file.Path}: {what} heads {heads} must divide the width {width}; pass a divisor of {width} (default width/64 = {Math.Max(1, width / 64)}).");
         }
 
         return heads;
     }
 
     private SafeTensorEntry Entry(string name)
-        => file.Find(name) ?? throw new ModelLoadException($"{file.Path}: missing tensor '{name}' ({SchemeText()}).");
+        => _file.Find(name) ?? throw new ModelLoadException($"{_file.Path}: missing tensor '{name}' ({SchemeText()}).");
 
     private float[] Get(string name, params int[] shape)
     {
@@ -357,16 +396,16 @@ internal sealed class CheckpointLoader
             throw Shape(e, "[" + string.Join(", ", shape) + "]");
         }
 
-        var values = file.ReadFloat32(name);
-        hash.AppendData(Encoding.UTF8.GetBytes(name[prefix.Length..]));
-        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        var values = _file.ReadFloat32(name);
+        _hash.AppendData(Encoding.UTF8.GetBytes(name[_prefix.Length..]));
+        _hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
         return values;
     }
 
     private ModelLoadException Shape(SafeTensorEntry e, string expected)
-        => new($"{file.Path}: tensor '{e.Name}' has shape {e.ShapeText}, which contradicts the expected {expected}.");
+        => new($"{_file.Path}: tensor '{e.Name}' has shape {e.ShapeText}, which contradicts the expected {expected}.");
 
-    private string SchemeText() => scheme == NamingScheme.OpenAi ? $"OpenAI CLIP names, prefix '{prefix}'" : $"Hugging Face CLIPModel names, prefix '{prefix}'";
+    private string SchemeText() => _scheme == NamingScheme.OpenAi ? $"OpenAI CLIP names, prefix '{_prefix}'" : $"Hugging Face CLIPModel names, prefix '{_prefix}'";
 
     private static float[] Concat(float[][] parts)
     {

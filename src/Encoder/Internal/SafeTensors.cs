@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 
 namespace TempMe.Pipeline.Encoder.Internal;
@@ -58,14 +57,14 @@ internal sealed class SafeTensorsFile : ITensorFile
         ["U64"] = 8, ["U32"] = 4, ["U16"] = 2, ["U8"] = 1, ["BOOL"] = 1, ["F8_E4M3"] = 1, ["F8_E5M2"] = 1,
     };
 
-    private readonly FileStream stream;
-    private readonly long dataStart;
+    private readonly FileStream _stream;
+    private readonly long _dataStart;
 
     private SafeTensorsFile(string path, FileStream stream, long dataStart, Dictionary<string, SafeTensorEntry> tensors, Dictionary<string, string> metadata)
     {
         Path = path;
-        this.stream = stream;
-        this.dataStart = dataStart;
+        _stream = stream;
+        _dataStart = dataStart;
         Tensors = tensors;
         Metadata = metadata;
     }
@@ -261,7 +260,7 @@ internal sealed class SafeTensorsFile : ITensorFile
         while (done < total)
         {
             var chunk = (int)Math.Min(total - done, 1 << 30);
-            var n = RandomAccess.Read(stream.SafeFileHandle, destination.Slice((int)done, chunk), dataStart + e.Begin + done);
+            var n = RandomAccess.Read(_stream.SafeFileHandle, destination.Slice((int)done, chunk), _dataStart + e.Begin + done);
             if (n <= 0)
             {
                 throw new ModelLoadException($"{Path}: truncated while reading tensor '{e.Name}'.");
@@ -272,7 +271,7 @@ internal sealed class SafeTensorsFile : ITensorFile
     }
 
     /// <inheritdoc />
-    public void Dispose() => stream.Dispose();
+    public void Dispose() => _stream.Dispose();
 
     private static (Dictionary<string, SafeTensorEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
@@ -386,67 +385,5 @@ internal sealed class SafeTensorsFile : ITensorFile
 
             previous = e;
         }
-    }
-}
-
-/// <summary>Writes safetensors files (header padded with spaces to a multiple of 8).</summary>
-internal static class SafeTensorsWriter
-{
-    /// <summary>One tensor to write.</summary>
-    internal sealed record Tensor(string Name, string DType, int[] Shape, byte[] Data)
-    {
-        /// <summary>A float32 tensor.</summary>
-        public static Tensor F32(string name, int[] shape, ReadOnlySpan<float> values) => new(name, "F32", shape, MemoryMarshal.AsBytes(values).ToArray());
-
-        /// <summary>An int64 tensor.</summary>
-        public static Tensor I64(string name, int[] shape, ReadOnlySpan<long> values) => new(name, "I64", shape, MemoryMarshal.AsBytes(values).ToArray());
-    }
-
-    /// <summary>Writes <paramref name="tensors"/> to <paramref name="path"/> (via a temporary file, then rename).</summary>
-    public static void Write(string path, IReadOnlyList<Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        var sb = new StringBuilder("{");
-        var first = true;
-        if (metadata is { Count: > 0 })
-        {
-            sb.Append("\"__metadata__\":").Append(JsonSerializer.Serialize(metadata));
-            first = false;
-        }
-
-        long offset = 0;
-        foreach (var t in tensors)
-        {
-            if (!first)
-            {
-                sb.Append(',');
-            }
-
-            first = false;
-            sb.Append(JsonSerializer.Serialize(t.Name)).Append(":{\"dtype\":\"").Append(t.DType).Append("\",\"shape\":[")
-              .Append(string.Join(",", t.Shape)).Append("],\"data_offsets\":[").Append(offset).Append(',').Append(offset + t.Data.Length).Append("]}");
-            offset += t.Data.Length;
-        }
-
-        sb.Append('}');
-        while ((Encoding.UTF8.GetByteCount(sb.ToString()) % 8) != 0)
-        {
-            sb.Append(' ');
-        }
-
-        var header = Encoding.UTF8.GetBytes(sb.ToString());
-        var tmp = path + ".tmp";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
-            fs.Write(len);
-            fs.Write(header);
-            foreach (var t in tensors)
-            {
-                fs.Write(t.Data);
-            }
-        }
-
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace TempMe.Pipeline.Encoder.Kernels;
 
 /// <summary>
-/// TempMe/ToMe bipartite soft matching for one row (ALGORITHM.md §4). The first <c>cls</c> tokens are never matched.
+/// TempMe/ToMe bipartite soft matching for one row (docs/ENCODER.md, section 4). The first <c>cls</c> tokens are never matched.
 /// Patch tokens at even whole-row positions form set A, those at odd positions set B. Each A token's best cosine
 /// similarity to B is computed; the <c>r</c> A tokens with the highest best score merge into their argmax B token.
 /// Outputs: <c>src</c> (A indices, by descending score), <c>dst</c> (B index of each src), <c>unm</c> (other A indices, ascending).
@@ -11,7 +11,7 @@ namespace TempMe.Pipeline.Encoder.Kernels;
 internal static class BipartiteMatch
 {
     [ThreadStatic]
-    private static float[]? threadScratch;
+    private static float[]? _threadScratch;
 
     /// <summary>Size of set A for a row of <paramref name="n"/> tokens with <paramref name="cls"/> protected tokens.</summary>
     public static int SizeA(int n, int cls) => Math.Max(0, n - cls - SizeB(n, cls));
@@ -35,10 +35,10 @@ internal static class BipartiteMatch
         var nb = SizeB(n, cls);
         Check(metric.Length, n, d, stride, cls, r, na, src.Length, dst.Length, unm.Length);
         var needed = (na * d) + (nb * d) + (na * nb) + (2 * na);
-        var scratch = threadScratch;
+        var scratch = _threadScratch;
         if (scratch is null || scratch.Length < needed)
         {
-            scratch = threadScratch = new float[Math.Max(needed, 1024)];
+            scratch = _threadScratch = new float[Math.Max(needed, 1024)];
         }
 
         var aHat = scratch.AsSpan(0, na * d);

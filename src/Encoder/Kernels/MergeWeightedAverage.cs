@@ -1,7 +1,7 @@
 namespace TempMe.Pipeline.Encoder.Kernels;
 
 /// <summary>
-/// Size-weighted merge of one row after <see cref="BipartiteMatch"/> (ALGORITHM.md §4 steps 5–6): each B token becomes
+/// Size-weighted merge of one row after <see cref="BipartiteMatch"/> (the last step of the matching): each B token becomes
 /// <c>(x_b·s_b + Σ x_src·s_src) / (s_b + Σ s_src)</c>; the output row is <c>[CLS…, unmerged A…, B…]</c> with n − r tokens.
 /// </summary>
 internal static class MergeWeightedAverage

@@ -54,6 +54,39 @@ internal static class ChildProcess
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        using var process = new Process { StartInfo = StartInfo(fileName, arguments) };
+        process.Start();
+        Started?.Invoke(process.Id, fileName + " " + string.Join(' ', arguments));
+        process.StandardInput.Close();
+
+        var killed = 0;
+        void Kill()
+        {
+            if (Interlocked.Exchange(ref killed, 1) == 0)
+            {
+                KillTree(process);
+            }
+        }
+
+        using (cancellationToken.UnsafeRegister(_ => Kill(), null))
+        {
+            try
+            {
+                return await CollectAsync(process, stdoutBuffer, takeLine, cancellationToken);
+            }
+            catch
+            {
+                // Whatever went wrong (cancellation included), leave no child behind.
+                Kill();
+                await process.WaitForExitAsync(CancellationToken.None);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Pipes for all three streams, no shell, arguments passed one by one.</summary>
+    private static ProcessStartInfo StartInfo(string fileName, IReadOnlyList<string> arguments)
+    {
         var startInfo = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -68,70 +101,54 @@ internal static class ChildProcess
             startInfo.ArgumentList.Add(argument);
         }
 
-        using var process = new Process { StartInfo = startInfo };
-        process.Start();
-        Started?.Invoke(process.Id, fileName + " " + string.Join(' ', arguments));
-        process.StandardInput.Close();
+        return startInfo;
+    }
 
-        var killed = 0;
-        void Kill()
+    private static void KillTree(Process process)
+    {
+        try
         {
-            if (Interlocked.Exchange(ref killed, 1) == 0)
-            {
-                try
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                catch (InvalidOperationException)
-                {
-                    // Already exited.
-                }
-                catch (Win32Exception)
-                {
-                    // Exiting while we killed it.
-                }
-            }
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+        catch (Win32Exception)
+        {
+            // Exiting while we killed it.
+        }
+    }
+
+    /// <summary>Reads stdout (into the buffer, or as text) while stderr is read concurrently, then waits for the exit.</summary>
+    private static async Task<ChildResult> CollectAsync(Process process, Memory<byte> stdoutBuffer, Func<string, bool>? takeLine, CancellationToken cancellationToken)
+    {
+        var stderrTask = ReadStderrAsync(process.StandardError, takeLine);
+        int stdoutBytes;
+        long overflow;
+        var stdoutText = "";
+        if (stdoutBuffer.IsEmpty)
+        {
+            (stdoutText, overflow) = await ReadTextAsync(process.StandardOutput.BaseStream);
+            stdoutBytes = 0;
+        }
+        else
+        {
+            (stdoutBytes, overflow) = await ReadIntoAsync(process.StandardOutput.BaseStream, stdoutBuffer);
         }
 
-        using (cancellationToken.UnsafeRegister(_ => Kill(), null))
+        var (tail, taken) = await stderrTask;
+        await process.WaitForExitAsync(CancellationToken.None);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ChildResult
         {
-            var stderrTask = ReadStderrAsync(process.StandardError, takeLine);
-            int stdoutBytes;
-            long overflow;
-            var stdoutText = "";
-            try
-            {
-                if (stdoutBuffer.IsEmpty)
-                {
-                    (stdoutText, overflow) = await ReadTextAsync(process.StandardOutput.BaseStream);
-                    stdoutBytes = 0;
-                }
-                else
-                {
-                    (stdoutBytes, overflow) = await ReadIntoAsync(process.StandardOutput.BaseStream, stdoutBuffer);
-                }
-
-                var (tail, taken) = await stderrTask;
-                await process.WaitForExitAsync(CancellationToken.None);
-                cancellationToken.ThrowIfCancellationRequested();
-                return new ChildResult
-                {
-                    ExitCode = process.ExitCode,
-                    StdoutBytes = stdoutBytes,
-                    StdoutOverflow = overflow,
-                    StdoutText = stdoutText,
-                    StderrTail = tail,
-                    TakenLines = taken,
-                };
-            }
-            catch
-            {
-                // Whatever went wrong (cancellation included), leave no child behind.
-                Kill();
-                await process.WaitForExitAsync(CancellationToken.None);
-                throw;
-            }
-        }
+            ExitCode = process.ExitCode,
+            StdoutBytes = stdoutBytes,
+            StdoutOverflow = overflow,
+            StdoutText = stdoutText,
+            StderrTail = tail,
+            TakenLines = taken,
+        };
     }
 
     private static async Task<(int Bytes, long Overflow)> ReadIntoAsync(Stream stream, Memory<byte> buffer)

@@ -64,6 +64,24 @@ public static class NpyFormat
     public static NpyHeader ReadHeader(Stream source)
     {
         ArgumentNullException.ThrowIfNull(source);
+        var (text, dataOffset) = ReadHeaderText(source);
+        if (!text.Contains("'<f4'", StringComparison.Ordinal) || text.Contains("'fortran_order': True", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"Only C-order little-endian float32 .npy files are supported, header: {text.Trim()}");
+        }
+
+        var (rows, columns) = ParseShape(text);
+        if (source.CanSeek)
+        {
+            RequireSizeMatches(source.Length, rows, columns, dataOffset);
+        }
+
+        return new NpyHeader(rows, columns, dataOffset);
+    }
+
+    /// <summary>The version 1.0 prefix (magic, version, header length) and the header's text; the data start after them.</summary>
+    private static (string Text, long DataOffset) ReadHeaderText(Stream source)
+    {
         Span<byte> prefix = stackalloc byte[10];
         try
         {
@@ -89,12 +107,12 @@ public static class NpyFormat
             throw new InvalidDataException($"Truncated .npy file: the header says it is {header.Length} bytes long, the file ends first.");
         }
 
-        var text = Encoding.ASCII.GetString(header);
-        if (!text.Contains("'<f4'", StringComparison.Ordinal) || text.Contains("'fortran_order': True", StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"Only C-order little-endian float32 .npy files are supported, header: {text.Trim()}");
-        }
+        return (Encoding.ASCII.GetString(header), prefix.Length + (long)header.Length);
+    }
 
+    /// <summary>Rows and columns from the header's <c>'shape': (rows,)</c> or <c>(rows, columns)</c>.</summary>
+    private static (long Rows, int Columns) ParseShape(string text)
+    {
         var start = text.IndexOf("'shape': (", StringComparison.Ordinal);
         var end = start < 0 ? -1 : text.IndexOf(')', start);
         if (end < 0)
@@ -112,19 +130,19 @@ public static class NpyFormat
             throw new InvalidDataException($"Expected a 1-d or 2-d float32 matrix, the .npy header says shape ({shapeText}).");
         }
 
-        var dataOffset = prefix.Length + (long)header.Length;
-        if (source.CanSeek)
-        {
-            // Divide rather than multiply: a forged shape must not overflow into a size that matches a small file.
-            var dataBytes = source.Length - dataOffset;
-            var fits = columns == 0 ? dataBytes == 0 : rows <= dataBytes / (4L * columns) && rows * 4L * columns == dataBytes;
-            if (!fits)
-            {
-                throw new InvalidDataException($"The .npy file has {source.Length} bytes, but its header says a {rows}×{columns} float32 matrix after a {dataOffset}-byte header (a truncated, foreign or forged file).");
-            }
-        }
+        return (rows, columns);
+    }
 
-        return new NpyHeader(rows, columns, dataOffset);
+    /// <summary>Throws unless the data after the header are exactly rows × columns floats (a truncated, foreign or forged file).</summary>
+    private static void RequireSizeMatches(long fileLength, long rows, int columns, long dataOffset)
+    {
+        // Divide rather than multiply: a forged shape must not overflow into a size that matches a small file.
+        var dataBytes = fileLength - dataOffset;
+        var fits = columns == 0 ? dataBytes == 0 : rows <= dataBytes / (4L * columns) && rows * 4L * columns == dataBytes;
+        if (!fits)
+        {
+            throw new InvalidDataException($"The .npy file has {fileLength} bytes, but its header says a {rows}×{columns} float32 matrix after a {dataOffset}-byte header (a truncated, foreign or forged file).");
+        }
     }
 
     /// <summary>Reads a float32 matrix written by <see cref="WriteFloat32"/> (or numpy), returning its shape and data.</summary>

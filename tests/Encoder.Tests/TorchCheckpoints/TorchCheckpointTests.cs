@@ -10,9 +10,9 @@ namespace TempMe.Pipeline.Encoder.Tests.TorchCheckpoints;
 /// </summary>
 public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutputHelper output) : IClassFixture<TorchCheckpointFiles>, IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("tempme-torch-test").FullName;
+    private readonly string _dir = Directory.CreateTempSubdirectory("tempme-torch-test").FullName;
 
-    public void Dispose() => Directory.Delete(dir, true);
+    public void Dispose() => Directory.Delete(_dir, true);
 
     [Fact]
     public void A_tempme_state_dict_folder_with_clip_names_and_lora_gives_the_safetensors_embeddings()
@@ -35,7 +35,7 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
         using (var f = SafeTensorsFile.Open(TinyReference.WeightsPath("weights.safetensors")))
         {
             var rounded = f.Tensors.Values.Select(e => SafeTensorsWriter.Tensor.F32(e.Name, e.Shape, f.ReadFloat32(e.Name).Select(v => (float)(Half)v).ToArray())).ToList();
-            SafeTensorsWriter.Write(Path.Combine(dir, "rounded.safetensors"), rounded);
+            SafeTensorsWriter.Write(Path.Combine(_dir, "rounded.safetensors"), rounded);
         }
 
         using (var ts = TensorFileOpener.Open(files["openai_fp16.pt"]))
@@ -45,7 +45,7 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
             Assert.Contains("visual.transformer.resblocks.0.attn.TVPt_LoRA_a", ts.Tensors.Keys);
         }
 
-        var expected = Embed(Path.Combine(dir, "rounded.safetensors"), out var expectedText, out var expectedHash);
+        var expected = Embed(Path.Combine(_dir, "rounded.safetensors"), out var expectedText, out var expectedHash);
         var video = Embed(files["openai_fp16.pt"], out var text, out var hash);
         Assert.Equal(expected, video);
         Assert.Equal(expectedText, text);
@@ -96,7 +96,7 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     [Fact]
     public void Convert_checkpoint_writes_the_same_tensors_as_safetensors()
     {
-        var outPath = Path.Combine(dir, "openai.safetensors");
+        var outPath = Path.Combine(_dir, "openai.safetensors");
         var count = CheckpointConverter.Convert(files["openai_fp16.pt"], outPath);
         using (var pt = TensorFileOpener.Open(files["openai_fp16.pt"]))
         using (var st = SafeTensorsFile.Open(outPath))
@@ -115,14 +115,14 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
         Assert.Equal(t1, t2);
 
         // Strided views come out contiguous, with the reference values.
-        var viewsOut = Path.Combine(dir, "views.safetensors");
+        var viewsOut = Path.Combine(_dir, "views.safetensors");
         CheckpointConverter.Convert(files["views.pth"], viewsOut);
         using var converted = SafeTensorsFile.Open(viewsOut);
         using var plain = SafeTensorsFile.Open(TinyReference.WeightsPath("weights.safetensors"));
         Assert.Equal(plain.ReadFloat32("text_projection"), converted.ReadFloat32("text_projection"));
         Assert.Equal(plain.ReadFloat32("visual.conv1.weight"), converted.ReadFloat32("visual.conv1.weight"));
 
-        Assert.Contains(".safetensors", Assert.Throws<ModelLoadException>(() => CheckpointConverter.Convert(files["views.pth"], Path.Combine(dir, "x.pt"))).Message, StringComparison.Ordinal);
+        Assert.Contains(".safetensors", Assert.Throws<ModelLoadException>(() => CheckpointConverter.Convert(files["views.pth"], Path.Combine(_dir, "x.pt"))).Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -229,7 +229,7 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     {
         // Every prefix of a small real checkpoint: a clear ModelLoadException each time, never another exception.
         var bytes = File.ReadAllBytes(files["offset_ok.pt"]);
-        var path = Path.Combine(dir, "cut.pt");
+        var path = Path.Combine(_dir, "cut.pt");
         for (var n = 0; n < bytes.Length; n++)
         {
             File.WriteAllBytes(path, bytes[..n]);
@@ -244,7 +244,7 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
         // Seeded byte changes all over small real archives (a zip torch.save with a pickle and a storage).
         var sources = new[] { File.ReadAllBytes(files["offset_ok.pt"]), File.ReadAllBytes(files["hostile_entry_size.pt"]) };
         var random = new Random(15);
-        var path = Path.Combine(dir, "fuzz.pt");
+        var path = Path.Combine(_dir, "fuzz.pt");
         var refused = 0;
         for (var round = 0; round < 6000; round++)
         {
@@ -277,7 +277,7 @@ public sealed class TorchCheckpointTests(TorchCheckpointFiles files, ITestOutput
     [Fact]
     public void A_checkpoint_folder_goes_through_the_model_roots()
     {
-        var root = Directory.CreateDirectory(Path.Combine(dir, "models")).FullName;
+        var root = Directory.CreateDirectory(Path.Combine(_dir, "models")).FullName;
         var inside = Directory.CreateDirectory(Path.Combine(root, "tempme")).FullName;
         File.Copy(Path.Combine(files["tempme"], "pytorch_model.bin"), Path.Combine(inside, "pytorch_model.bin"));
         var roots = new ModelRoots([root]);

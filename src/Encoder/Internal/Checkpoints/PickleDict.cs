@@ -3,7 +3,7 @@ namespace TempMe.Pipeline.Encoder.Internal.Checkpoints;
 /// <summary>A pickled dict or <c>OrderedDict</c>: its items in insertion order (a later equal key replaces the value).</summary>
 internal sealed class PickleDict
 {
-    private readonly Dictionary<object, int> index = new(PickleKeyComparer.Instance);
+    private readonly Dictionary<object, int> _index = new(PickleKeyComparer.Instance);
 
     /// <summary>The items, in order.</summary>
     public List<KeyValuePair<object?, object?>> Items { get; } = [];
@@ -12,7 +12,7 @@ internal sealed class PickleDict
     public void Set(object? key, object? value)
     {
         // Only value-like keys (strings, numbers) are looked up; others are kept in order as they come.
-        if (key is string or long or bool or double && index.TryGetValue(key, out var at))
+        if (key is string or long or bool or double && _index.TryGetValue(key, out var at))
         {
             Items[at] = new(key, value);
             return;
@@ -20,7 +20,7 @@ internal sealed class PickleDict
 
         if (key is string or long or bool or double)
         {
-            index[key] = Items.Count;
+            _index[key] = Items.Count;
         }
 
         Items.Add(new(key, value));

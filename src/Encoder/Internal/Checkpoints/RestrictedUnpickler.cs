@@ -19,21 +19,21 @@ internal sealed class RestrictedUnpickler
     /// </summary>
     public const int MaxValues = 2_000_000;
 
-    private int created;
-    private readonly string path;
-    private readonly byte[] data;
-    private readonly Func<object?, TorchStorageRef> persistentLoad;
-    private readonly List<object?> stack = [];
-    private readonly Stack<int> marks = new();
-    private readonly Dictionary<long, object?> memo = [];
-    private int pos;
+    private int _created;
+    private readonly string _path;
+    private readonly byte[] _data;
+    private readonly Func<object?, TorchStorageRef> _persistentLoad;
+    private readonly List<object?> _stack = [];
+    private readonly Stack<int> _marks = new();
+    private readonly Dictionary<long, object?> _memo = [];
+    private int _pos;
 
     /// <summary>Creates an unpickler over <paramref name="data"/>; <paramref name="persistentLoad"/> turns a persistent id into a storage.</summary>
     public RestrictedUnpickler(string path, byte[] data, Func<object?, TorchStorageRef> persistentLoad)
     {
-        this.path = path;
-        this.data = data;
-        this.persistentLoad = persistentLoad;
+        _path = path;
+        _data = data;
+        _persistentLoad = persistentLoad;
     }
 
     /// <summary>Reads the pickle up to STOP and returns its value.</summary>
@@ -41,7 +41,7 @@ internal sealed class RestrictedUnpickler
     {
         while (true)
         {
-            var at = pos;
+            var at = _pos;
             var op = Byte();
             switch (op)
             {
@@ -59,7 +59,7 @@ internal sealed class RestrictedUnpickler
                     return Pop(at);
                 case 0x28: // MARK
                     CountValue();
-                    marks.Push(stack.Count);
+                    _marks.Push(_stack.Count);
                     break;
                 case 0x30: // POP
                     Pop(at);
@@ -129,13 +129,13 @@ internal sealed class RestrictedUnpickler
                 case 0x87: // TUPLE3
                 {
                     var n = op - 0x84;
-                    if (stack.Count - Floor() < n)
+                    if (_stack.Count - Floor() < n)
                     {
                         throw Bad(at, "a tuple of more items than the stack holds");
                     }
 
-                    var items = stack.GetRange(stack.Count - n, n).ToArray();
-                    stack.RemoveRange(stack.Count - n, n);
+                    var items = _stack.GetRange(_stack.Count - n, n).ToArray();
+                    _stack.RemoveRange(_stack.Count - n, n);
                     Push(items);
                     break;
                 }
@@ -202,13 +202,13 @@ internal sealed class RestrictedUnpickler
                     Memo(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
                     break;
                 case 0x94: // MEMOIZE
-                    Memo(at, memo.Count);
+                    Memo(at, _memo.Count);
                     break;
                 case 0x63: // GLOBAL "module\nname\n"
                 {
                     var module = Line(at);
                     var name = Line(at);
-                    Push(AllowedGlobals.Resolve(path, module, name));
+                    Push(AllowedGlobals.Resolve(_path, module, name));
                     break;
                 }
 
@@ -221,12 +221,12 @@ internal sealed class RestrictedUnpickler
                         throw Bad(at, "STACK_GLOBAL without a module and a name");
                     }
 
-                    Push(AllowedGlobals.Resolve(path, module, name));
+                    Push(AllowedGlobals.Resolve(_path, module, name));
                     break;
                 }
 
                 case 0x51: // BINPERSID
-                    Push(persistentLoad(Pop(at)));
+                    Push(_persistentLoad(Pop(at)));
                     break;
                 case 0x52: // REDUCE
                 {
@@ -283,7 +283,7 @@ internal sealed class RestrictedUnpickler
 
                 return new PickleDict();
             case PickleGlobalKind.RebuildTensor:
-                return TensorRebuilder.Rebuild(path, args);
+                return TensorRebuilder.Rebuild(_path, args);
             case PickleGlobalKind.RebuildParameter:
             case PickleGlobalKind.FirstArgument:
                 return args.Length > 0 ? args[0] : throw Bad(at, $"{g.FullName} called without arguments");
@@ -317,55 +317,55 @@ internal sealed class RestrictedUnpickler
 
     private PickleDict DictAt(int at, object? value) => value as PickleDict ?? throw Bad(at, "SETITEM on something that is not a dict");
 
-    private object? Get(int at, long key) => memo.TryGetValue(key, out var v) ? v : throw Bad(at, $"a memo reference {key} that was never stored");
+    private object? Get(int at, long key) => _memo.TryGetValue(key, out var v) ? v : throw Bad(at, $"a memo reference {key} that was never stored");
 
     private void Memo(int at, long key)
     {
         // A memo entry costs as much as a value but pushes nothing: without this cap, MEMOIZE (one byte) repeated
         // over a 16 MB pickle would build 16 million entries.
-        if (memo.Count >= MaxValues && !memo.ContainsKey(key))
+        if (_memo.Count >= MaxValues && !_memo.ContainsKey(key))
         {
-            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: its pickle stores more than {MaxValues} memo entries (a crafted file; a weights file needs a few per tensor).");
+            throw new ModelLoadException($"{_path}: not a valid PyTorch checkpoint: its pickle stores more than {MaxValues} memo entries (a crafted file; a weights file needs a few per tensor).");
         }
 
-        memo[key] = Peek(at);
+        _memo[key] = Peek(at);
     }
 
-    private int Floor() => marks.Count > 0 ? marks.Peek() : 0;
+    private int Floor() => _marks.Count > 0 ? _marks.Peek() : 0;
 
     private void Push(object? value)
     {
         CountValue();
-        stack.Add(value);
+        _stack.Add(value);
     }
 
     private void CountValue()
     {
-        if (++created > MaxValues)
+        if (++_created > MaxValues)
         {
-            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: its pickle creates more than {MaxValues} values (a crafted file; a weights file needs a few per tensor).");
+            throw new ModelLoadException($"{_path}: not a valid PyTorch checkpoint: its pickle creates more than {MaxValues} values (a crafted file; a weights file needs a few per tensor).");
         }
     }
 
-    private object? Peek(int at) => stack.Count > Floor() ? stack[^1] : throw Bad(at, "an empty stack");
+    private object? Peek(int at) => _stack.Count > Floor() ? _stack[^1] : throw Bad(at, "an empty stack");
 
     private object? Pop(int at)
     {
         var v = Peek(at);
-        stack.RemoveAt(stack.Count - 1);
+        _stack.RemoveAt(_stack.Count - 1);
         return v;
     }
 
     private List<object?> PopMark(int at)
     {
-        if (marks.Count == 0)
+        if (_marks.Count == 0)
         {
             throw Bad(at, "a MARK that was never set");
         }
 
-        var m = marks.Pop();
-        var items = stack.GetRange(m, stack.Count - m);
-        stack.RemoveRange(m, stack.Count - m);
+        var m = _marks.Pop();
+        var items = _stack.GetRange(m, _stack.Count - m);
+        _stack.RemoveRange(m, _stack.Count - m);
         return items;
     }
 
@@ -373,19 +373,19 @@ internal sealed class RestrictedUnpickler
 
     private ReadOnlySpan<byte> Take(int n)
     {
-        if (n < 0 || n > data.Length - pos)
+        if (n < 0 || n > _data.Length - _pos)
         {
-            throw new ModelLoadException($"{path}: truncated checkpoint: its pickle ends at byte {data.Length} in the middle of a value (at byte {pos}).");
+            throw new ModelLoadException($"{_path}: truncated checkpoint: its pickle ends at byte {_data.Length} in the middle of a value (at byte {_pos}).");
         }
 
-        var span = data.AsSpan(pos, n);
-        pos += n;
+        var span = _data.AsSpan(_pos, n);
+        _pos += n;
         return span;
     }
 
-    private int Length(int at, long n) => n >= 0 && n <= data.Length - pos ? (int)n : throw Bad(at, $"a length of {n} bytes, more than the {data.Length - pos} left in the pickle");
+    private int Length(int at, long n) => n >= 0 && n <= _data.Length - _pos ? (int)n : throw Bad(at, $"a length of {n} bytes, more than the {_data.Length - _pos} left in the pickle");
 
-    private int Length(int at, ulong n) => n <= (ulong)(data.Length - pos) ? (int)n : throw Bad(at, $"a length of {n} bytes, more than the {data.Length - pos} left in the pickle");
+    private int Length(int at, ulong n) => n <= (ulong)(_data.Length - _pos) ? (int)n : throw Bad(at, $"a length of {n} bytes, more than the {_data.Length - _pos} left in the pickle");
 
     private string Text(int at, int n)
     {
@@ -403,14 +403,14 @@ internal sealed class RestrictedUnpickler
 
     private string Line(int at)
     {
-        var end = Array.IndexOf(data, (byte)'\n', pos, Math.Min(data.Length - pos, 256));
+        var end = Array.IndexOf(_data, (byte)'\n', _pos, Math.Min(_data.Length - _pos, 256));
         if (end < 0)
         {
             throw Bad(at, "a GLOBAL name that does not end within 256 bytes");
         }
 
-        var s = Encoding.UTF8.GetString(data, pos, end - pos);
-        pos = end + 1;
+        var s = Encoding.UTF8.GetString(_data, _pos, end - _pos);
+        _pos = end + 1;
         return s;
     }
 
@@ -437,5 +437,5 @@ internal sealed class RestrictedUnpickler
         return v;
     }
 
-    private ModelLoadException Bad(int at, string problem) => new($"{path}: not a valid PyTorch checkpoint: its pickle has {problem} (at byte {at}; a corrupt or crafted file).");
+    private ModelLoadException Bad(int at, string problem) => new($"{_path}: not a valid PyTorch checkpoint: its pickle has {problem} (at byte {at}; a corrupt or crafted file).");
 }

@@ -26,36 +26,36 @@ internal sealed class TensorTreeWalker
     /// </summary>
     public const long MaxNameChars = 64L * 1024 * 1024;
 
-    private readonly string path;
-    private readonly Dictionary<string, TorchTensorRef> into = new(StringComparer.Ordinal);
-    private readonly HashSet<object> visiting = new(ReferenceEqualityComparer.Instance);
-    private int steps;
-    private long nameChars;
+    private readonly string _path;
+    private readonly Dictionary<string, TorchTensorRef> _into = new(StringComparer.Ordinal);
+    private readonly HashSet<object> _visiting = new(ReferenceEqualityComparer.Instance);
+    private int _steps;
+    private long _nameChars;
 
-    private TensorTreeWalker(string path) => this.path = path;
+    private TensorTreeWalker(string path) => _path = path;
 
     /// <summary>The tensors under <paramref name="root"/> by name (the first name of a tensor reached twice wins for that name).</summary>
     public static Dictionary<string, TorchTensorRef> Collect(string path, object? root)
     {
         var walker = new TensorTreeWalker(path);
         walker.Walk(root, "", 0);
-        return walker.into;
+        return walker._into;
     }
 
     private void Walk(object? value, string name, int depth)
     {
         if (value is TorchTensorRef tensor)
         {
-            if (into.Count >= MaxTensors)
+            if (_into.Count >= MaxTensors)
             {
-                throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: more than {MaxTensors} tensors (a crafted file).");
+                throw new ModelLoadException($"{_path}: not a valid PyTorch checkpoint: more than {MaxTensors} tensors (a crafted file).");
             }
 
             // The names kept are the walk's live memory: one tensor reached through the memo under many long names
             // must not hold gigabytes of them.
-            if (into.TryAdd(name, tensor) && (nameChars += name.Length) > MaxNameChars)
+            if (_into.TryAdd(name, tensor) && (_nameChars += name.Length) > MaxNameChars)
             {
-                throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: its tensor names hold more than {MaxNameChars} characters together (a crafted file).");
+                throw new ModelLoadException($"{_path}: not a valid PyTorch checkpoint: its tensor names hold more than {MaxNameChars} characters together (a crafted file).");
             }
 
             return;
@@ -68,11 +68,11 @@ internal sealed class TensorTreeWalker
 
         if (depth > MaxDepth)
         {
-            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: containers nested more than {MaxDepth} deep (a crafted file).");
+            throw new ModelLoadException($"{_path}: not a valid PyTorch checkpoint: containers nested more than {MaxDepth} deep (a crafted file).");
         }
 
         // A container that holds itself (through the memo) is walked once.
-        if (!visiting.Add(value))
+        if (!_visiting.Add(value))
         {
             return;
         }
@@ -82,9 +82,9 @@ internal sealed class TensorTreeWalker
         {
             foreach (var (key, item) in dict.Items)
             {
-                if (++steps > MaxWalkSteps)
+                if (++_steps > MaxWalkSteps)
                 {
-                    throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: walking its dicts takes more than {MaxWalkSteps} steps (dicts shared many times over through the pickle's memo; a crafted file).");
+                    throw new ModelLoadException($"{_path}: not a valid PyTorch checkpoint: walking its dicts takes more than {MaxWalkSteps} steps (dicts shared many times over through the pickle's memo; a crafted file).");
                 }
 
                 // Only a tensor or a container needs a name: other items (config strings, numbers) cost nothing.
@@ -101,7 +101,7 @@ internal sealed class TensorTreeWalker
             }
         }
 
-        visiting.Remove(value);
+        _visiting.Remove(value);
     }
 
     private string Join(string name, string part)
@@ -109,7 +109,7 @@ internal sealed class TensorTreeWalker
         var length = name.Length == 0 ? part.Length : name.Length + 1L + part.Length;
         if (length > MaxNameLength)
         {
-            throw new ModelLoadException($"{path}: not a valid PyTorch checkpoint: a tensor path longer than {MaxNameLength} characters (a crafted file).");
+            throw new ModelLoadException($"{_path}: not a valid PyTorch checkpoint: a tensor path longer than {MaxNameLength} characters (a crafted file).");
         }
 
         return name.Length == 0 ? part : name + "." + part;

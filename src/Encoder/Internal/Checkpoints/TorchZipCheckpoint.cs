@@ -18,19 +18,19 @@ internal sealed class TorchZipCheckpoint : ITensorFile
     // Deflate cannot expand data more than about 1032 times: a larger declared size is a lie (a zip bomb's).
     private const long MaxDeflateRatio = 1100;
 
-    private readonly FileStream stream;
-    private readonly ZipArchive zip;
-    private readonly Dictionary<string, TorchTensorRef> refs;
-    private readonly Dictionary<string, SafeTensorEntry> entries;
-    private (string Key, byte[] Bytes)? lastStorage;
+    private readonly FileStream _stream;
+    private readonly ZipArchive _zip;
+    private readonly Dictionary<string, TorchTensorRef> _refs;
+    private readonly Dictionary<string, SafeTensorEntry> _entries;
+    private (string Key, byte[] Bytes)? _lastStorage;
 
     private TorchZipCheckpoint(string path, FileStream stream, ZipArchive zip, Dictionary<string, TorchTensorRef> refs)
     {
         Path = path;
-        this.stream = stream;
-        this.zip = zip;
-        this.refs = refs;
-        entries = refs.ToDictionary(
+        _stream = stream;
+        _zip = zip;
+        _refs = refs;
+        _entries = refs.ToDictionary(
             r => r.Key,
             r =>
             {
@@ -44,7 +44,7 @@ internal sealed class TorchZipCheckpoint : ITensorFile
     public string Path { get; }
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, SafeTensorEntry> Tensors => entries;
+    public IReadOnlyDictionary<string, SafeTensorEntry> Tensors => _entries;
 
     /// <summary>Opens <paramref name="path"/> (a regular file, already checked) and reads its pickle.</summary>
     public static TorchZipCheckpoint Open(string path)
@@ -94,7 +94,7 @@ internal sealed class TorchZipCheckpoint : ITensorFile
     }
 
     /// <inheritdoc />
-    public SafeTensorEntry? Find(string name) => entries.GetValueOrDefault(name);
+    public SafeTensorEntry? Find(string name) => _entries.GetValueOrDefault(name);
 
     /// <inheritdoc />
     public float[] ReadFloat32(string name)
@@ -143,7 +143,7 @@ internal sealed class TorchZipCheckpoint : ITensorFile
     /// <inheritdoc />
     public byte[] ReadContiguousBytes(string name)
     {
-        var t = refs.GetValueOrDefault(name) ?? throw new ModelLoadException($"{Path}: missing tensor '{name}'.");
+        var t = _refs.GetValueOrDefault(name) ?? throw new ModelLoadException($"{Path}: missing tensor '{name}'.");
         var storage = StorageBytes(t.Storage);
         var size = t.Storage.DType.ElementBytes;
         var count = SafeTensorEntry.CountElements(t.Shape)!.Value;
@@ -187,21 +187,21 @@ internal sealed class TorchZipCheckpoint : ITensorFile
     /// <inheritdoc />
     public void Dispose()
     {
-        zip.Dispose();
-        stream.Dispose();
+        _zip.Dispose();
+        _stream.Dispose();
     }
 
     private byte[] StorageBytes(TorchStorageRef storage)
     {
         // Tied weights and views share a storage and usually come one after another: keep the last one read.
-        if (lastStorage is { } last && last.Key == storage.Key)
+        if (_lastStorage is { } last && last.Key == storage.Key)
         {
             return last.Bytes;
         }
 
-        var entry = zip.GetEntry(storage.EntryName) ?? throw new ModelLoadException($"{Path}: storage '{storage.Key}' vanished from the archive.");
-        var bytes = ReadEntry(Path, entry, storage.ElementCount * storage.DType.ElementBytes, stream.Length);
-        lastStorage = (storage.Key, bytes);
+        var entry = _zip.GetEntry(storage.EntryName) ?? throw new ModelLoadException($"{Path}: storage '{storage.Key}' vanished from the archive.");
+        var bytes = ReadEntry(Path, entry, storage.ElementCount * storage.DType.ElementBytes, _stream.Length);
+        _lastStorage = (storage.Key, bytes);
         return bytes;
     }
 
