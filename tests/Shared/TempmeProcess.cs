@@ -21,6 +21,8 @@ public sealed class TempmeProcess : IDisposable
         // Several silos run on this host: each picks free Orleans ports unless a test names them.
         info.Environment["TEMPME_SILO_PORT"] = "0";
         info.Environment["TEMPME_GATEWAY_PORT"] = "0";
+        // ...and publishes loopback, so the host's other interfaces (a test's veth, for one) never matter.
+        info.Environment["TEMPME_ADVERTISE_ADDRESS"] = "127.0.0.1";
         foreach (var (key, value) in environment)
         {
             if (value is null)
