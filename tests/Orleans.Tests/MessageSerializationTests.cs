@@ -9,7 +9,7 @@ namespace TempMe.Pipeline.Cluster.Tests;
 public sealed class MessageSerializationTests
 {
     private static readonly Serializer Serializer = new ServiceCollection()
-        .AddSerializer(b => b.AddAssembly(typeof(TempMeSiloRoles).Assembly))
+        .AddSerializer(TempMeSiloRoles.AddTempMeMessageCodecs)
         .BuildServiceProvider()
         .GetRequiredService<Serializer>();
 
@@ -54,5 +54,15 @@ public sealed class MessageSerializationTests
         Assert.Equal(completion.Results, completionBack.Results);
         Assert.Equal(completion.PartName, completionBack.PartName);
         Assert.Equal(completion.MaxAttempts, completionBack.MaxAttempts);
+    }
+
+    [Fact]
+    public void A_job_retry_policy_round_trips_as_json_without_recursing_into_its_forever_variant()
+    {
+        var policy = new Ledger.Postgres.JobRetryPolicy(6, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(2));
+
+        var back = Serializer.Deserialize<Ledger.Postgres.JobRetryPolicy>(Serializer.SerializeToArray(policy));
+
+        Assert.Equal(policy, back);
     }
 }

@@ -52,8 +52,16 @@ public static class TempMeSiloRoles
     /// </summary>
     private static ISiloBuilder AddTempMeMessages(this ISiloBuilder silo)
     {
-        silo.Services.AddSerializer(s => s.AddJsonSerializer(isSupported: IsMessageRecord));
+        silo.Services.AddSerializer(AddTempMeMessageCodecs);
         return silo;
+    }
+
+    /// <summary>The codecs every TempMe silo adds for the records grains exchange (see <c>AddTempMeMessages</c>).</summary>
+    public static void AddTempMeMessageCodecs(ISerializerBuilder serializer)
+    {
+        ArgumentNullException.ThrowIfNull(serializer);
+        serializer.AddAssembly(typeof(TempMeSiloRoles).Assembly);
+        serializer.AddJsonSerializer(isSupported: IsMessageRecord);
     }
 
     /// <summary>Whether a grain class may be hosted by coordinator silos only.</summary>

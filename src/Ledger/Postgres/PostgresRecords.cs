@@ -43,6 +43,8 @@ public static class JobStates
 public sealed record JobRetryPolicy(int MaxFailures, TimeSpan FirstDelay, TimeSpan MaxDelay)
 {
     /// <summary>The same backoff, never giving up (for writing the manifests: the work is done, only storage is missing).</summary>
+    /// <remarks>Not part of the record's wire form: the policy travels to the job grain as JSON, and this property would recurse.</remarks>
+    [JsonIgnore]
     public JobRetryPolicy Forever => this with { MaxFailures = int.MaxValue };
 }
 
