@@ -251,7 +251,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
         builder.AddTempMeDefaults(ServiceName, _ => new TempMeReadiness
         {
             IsReadyAsync = isReadyAsync,
-            NotReadyDetail = "The worker silo is not active in the cluster (joining, leaving, or declared dead).",
+            NotReadyDetail = "The worker silo is not active in the cluster (joining, leaving, or declared dead), or PostgreSQL is unreachable.",
         });
         var app = builder.Build();
         app.MapTempMeDefaults();

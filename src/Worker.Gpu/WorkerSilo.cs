@@ -72,11 +72,13 @@ internal static class WorkerSilo
 
             var silo = local.SiloAddress;
             var host = new WorkerHost(options, loggers.CreateLogger("TempMe.Pipeline.Worker"));
+            // Readiness also asks PostgreSQL (never retrying): without it membership and every coordinator stall.
+            await using var database = PostgresLedger.Create(options.ConnectionString, TimeSpan.FromSeconds(1));
             try
             {
                 await host.RunAsync(
                     new GrainJobCoordination(grains, silo.ToParsableString()),
-                    _ => Task.FromResult(membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Active),
+                    async ct => membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Active && await database.IsReadyAsync(ct),
                     stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
