@@ -111,18 +111,27 @@ internal static partial class BenchLedgerCommand
         }
     }
 
+    // Fixed facts the workers would set; the model key keys the embedding cache.
+    private const string ModelKey = "bench-fingerprint/bench-sampling";
+
     private static async Task<ClaimResult> ClaimPhaseAsync(PostgresLedger ledger, string jobId, Settings settings, CancellationToken cancellationToken)
     {
-        // Fixed facts the workers would set; the model key keys the embedding cache.
-        const string ModelKey = "bench-fingerprint/bench-sampling";
         await ledger.SetJobModelAsync(jobId, "bench-fingerprint", EmbeddingSize, "bench-sampling", cancellationToken);
+        return await ClaimersAsync(ledger, ledger.ForJob(jobId, ModelKey), jobId, settings, cancellationToken);
+    }
+
+    /// <summary>
+    /// K claimers, each claim → record per batch → complete through <paramref name="view"/> (the ledger directly, or the
+    /// worker silo's grain ledger), while job status is read the way the HTTP API reads it.
+    /// </summary>
+    private static async Task<ClaimResult> ClaimersAsync(PostgresLedger ledger, IShardLedger view, string jobId, Settings settings, CancellationToken cancellationToken)
+    {
         var started = DateTimeOffset.UtcNow;
         for (var k = 0; k < settings.Claimers; k++)
         {
             await ledger.ReportWorkerAsync(new WorkerReport(WorkerId(k), Environment.MachineName, started, jobId, 0, 0, 0, 0), cancellationToken);
         }
 
-        var view = ledger.ForJob(jobId, ModelKey);
         var claims = new Latencies();
         var records = new Latencies();
         var completes = new Latencies();
@@ -175,6 +184,7 @@ internal static partial class BenchLedgerCommand
             }
         }
 
+        // The status read is the HTTP API's: PostgresLedger.GetJobAsync in the coordinator's process, not a grain call.
         var statusUnderLoad = new Latencies();
         async Task StatusSampler()
         {
