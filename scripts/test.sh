@@ -17,9 +17,15 @@ trap cleanup EXIT
 
 # PostgreSQL: a fresh cluster on a private port, trust auth on loopback only.
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-PGROOT="$work/pg"; PGDATA_DIR="$PGROOT/data"; PGPORT=${TEMPME_PG_PORT:-55432}; AZPORT=${TEMPME_AZURITE_PORT:-10000}
-rm -rf "$PGROOT"; mkdir -p "$PGROOT"
-as_pg=(); if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$PGROOT"; chmod 755 "$work" "$root/.ci" 2>/dev/null || true; as_pg=(runuser -u postgres --); fi
+PGROOT="$work/pg"; PGPORT=${TEMPME_PG_PORT:-55432}; AZPORT=${TEMPME_AZURITE_PORT:-10000}
+as_pg=()
+if [[ $(id -u) -eq 0 ]]; then
+  # As root the server runs as the postgres user, which may not be able to reach a clone under a private folder
+  # (mktemp -d makes 0700 folders): its data then lives in a folder of its own under the temp dir.
+  PGROOT=$(mktemp -d "${TMPDIR:-/tmp}/tempme-pg.XXXXXX"); chown postgres:postgres "$PGROOT"; as_pg=(runuser -u postgres --)
+fi
+PGDATA_DIR="$PGROOT/data"
+rm -rf "$PGDATA_DIR"; mkdir -p "$PGROOT"; [[ ${#as_pg[@]} -eq 0 ]] || chown postgres:postgres "$PGROOT"
 "${as_pg[@]}" "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 >/dev/null
 "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGROOT/server.log" -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGROOT -c fsync=off" -w start >/dev/null
 export TEMPME_TEST_PG="Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=postgres"
