@@ -9,6 +9,8 @@ want=(ffmpeg libopenblas0-pthread)
 if [[ "${1:-}" == "--test" ]]; then
   # prometheus: a real server scrapes a running silo in tests, and promtool checks the exposition.
   want+=(postgresql chromium prometheus)
+  # iproute2: the partition test puts a worker silo in its own network namespace (ip netns, veth).
+  want+=(iproute2)
   # Debian's CPU torch writes the PyTorch checkpoints (zip torch.save, TorchScript) the encoder tests load.
   want+=(python3-torch)
   # Node may come from another source than Debian (its own npm inside): only install Debian's when none is there.

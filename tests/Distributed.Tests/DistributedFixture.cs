@@ -129,7 +129,11 @@ public sealed class DistributedFixture : IDisposable
     }
 
     /// <summary>Starts <c>tempme</c> with the test environment (blob connection string, API token unless told otherwise).</summary>
-    public TempmeProcess Start(string[] args, bool withToken = true, IReadOnlyDictionary<string, string?>? environment = null)
+    public TempmeProcess Start(string[] args, bool withToken = true, IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartUnder([], args, withToken, environment);
+
+    /// <summary>Starts <c>tempme</c> under <paramref name="prefix"/> (e.g. <c>ip netns exec NAME</c>) with the test environment.</summary>
+    public TempmeProcess StartUnder(string[] prefix, string[] args, bool withToken = true, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var variables = new Dictionary<string, string?>
         {
@@ -142,7 +146,7 @@ public sealed class DistributedFixture : IDisposable
             variables[name] = value;
         }
 
-        return new(args, variables);
+        return new(prefix, args, variables);
     }
 
     public TempmeProcess StartSilo(string db, int port, bool withToken = true, IReadOnlyDictionary<string, string?>? environment = null) =>

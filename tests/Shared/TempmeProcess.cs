@@ -10,8 +10,27 @@ public sealed class TempmeProcess : IDisposable
     private readonly Process _process;
 
     public TempmeProcess(string[] args, IReadOnlyDictionary<string, string?> environment)
+        : this([], args, environment)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+    }
+
+    /// <summary>
+    /// Starts <c>dotnet tempme.dll</c> under <paramref name="prefix"/> (a command that runs another, such as
+    /// <c>ip netns exec NAME</c>); an empty prefix starts it directly.
+    /// </summary>
+    public TempmeProcess(string[] prefix, string[] args, IReadOnlyDictionary<string, string?> environment)
+    {
+        var info = new ProcessStartInfo(prefix.Length > 0 ? prefix[0] : "dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        if (prefix.Length > 0)
+        {
+            foreach (var word in prefix[1..])
+            {
+                info.ArgumentList.Add(word);
+            }
+
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(TempmeCli.Dll);
         foreach (var arg in args)
         {
