@@ -75,6 +75,26 @@ public sealed class SchemaTests
     }
 
     [Fact]
+    public async Task Silos_starting_together_on_a_fresh_database_apply_each_script_once()
+    {
+        // Every silo and worker migrates both schemas at start; six at once on an empty database must all succeed
+        // (the advisory locks serialize them) and leave one row per version.
+        var db = _postgres.CreateDatabase("orleans_together_");
+        var starts = Enumerable.Range(0, 6).Select(async _ =>
+        {
+            await using var ledger = PostgresLedger.Create(db);
+            await ledger.MigrateAsync(CancellationToken.None);
+            return await OrleansSchema.MigrateAsync(db, CancellationToken.None);
+        });
+
+        var versions = await Task.WhenAll(starts);
+
+        Assert.All(versions, v => Assert.Equal(OrleansSchema.LatestVersion, v));
+        Assert.Equal(Enumerable.Range(1, OrleansSchema.LatestVersion), await IntsAsync(db, "SELECT version FROM orleans_schema_version ORDER BY version"));
+        Assert.Equal(Enumerable.Range(1, PostgresLedger.LatestSchemaVersion), await IntsAsync(db, "SELECT version FROM schema_version ORDER BY version"));
+    }
+
+    [Fact]
     public async Task An_unmigrated_database_reports_version_zero()
     {
         var db = _postgres.CreateDatabase("orleans_empty_");

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Npgsql;
 using TempMe.Pipeline.Ledger.Internal;
 
@@ -18,6 +17,8 @@ public static class OrleansSchema
     // Not the ledger's key: the ledger and the Orleans schema may migrate at the same moment without waiting on each other.
     private const long MigrationLockKey = 0x7465_6D70_6D6F; // "tempmo"
 
+    private const string VersionTable = "orleans_schema_version";
+
     /// <summary>The embedded scripts, ordered by version; each one is idempotent on its own.</summary>
     public static IReadOnlyList<(int Version, string Sql)> Scripts => SqlScripts.Migrations(typeof(OrleansSchema).Assembly, Dialect);
 
@@ -34,20 +35,9 @@ public static class OrleansSchema
         await using var conn = new NpgsqlConnection(connectionString);
         await conn.OpenAsync(cancellationToken);
         await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-        await ExecAsync(conn, tx, $"SELECT pg_advisory_xact_lock({MigrationLockKey})", cancellationToken);
-        await ExecAsync(conn, tx, "CREATE TABLE IF NOT EXISTS orleans_schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())", cancellationToken);
-        var current = await CurrentVersionAsync(conn, tx, cancellationToken);
-        foreach (var (version, sql) in SqlScripts.Migrations(typeof(OrleansSchema).Assembly, Dialect).Where(m => m.Version > current))
-        {
-            await ExecAsync(conn, tx, sql, cancellationToken);
-            await using var mark = new NpgsqlCommand("INSERT INTO orleans_schema_version (version) VALUES ($1)", conn, tx);
-            mark.Parameters.Add(new NpgsqlParameter { Value = version });
-            await mark.ExecuteNonQueryAsync(cancellationToken);
-            current = version;
-        }
-
+        var version = await PostgresMigrator.ApplyAsync(conn, tx, VersionTable, MigrationLockKey, Scripts, cancellationToken);
         await tx.CommitAsync(cancellationToken);
-        return current;
+        return version;
     }
 
     /// <summary>The Orleans schema version the database holds (0 when never migrated).</summary>
@@ -61,18 +51,6 @@ public static class OrleansSchema
             return 0;
         }
 
-        return await CurrentVersionAsync(conn, null, cancellationToken);
-    }
-
-    private static async Task<int> CurrentVersionAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM orleans_schema_version", conn, tx);
-        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-    }
-
-    private static async Task ExecAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn, tx);
-        await cmd.ExecuteNonQueryAsync(ct);
+        return await PostgresMigrator.VersionAsync(conn, null, VersionTable, cancellationToken);
     }
 }

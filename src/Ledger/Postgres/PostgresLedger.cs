@@ -53,20 +53,8 @@ public sealed class PostgresLedger : IAsyncDisposable
     /// Applies pending migrations in one transaction under an advisory lock, so two silos starting together do not race.
     /// Safe to call on every start.
     /// </summary>
-    public Task MigrateAsync(CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
-    {
-        await ExecAsync(conn, tx, $"SELECT pg_advisory_xact_lock({MigrationLockKey})", ct);
-        await ExecAsync(conn, tx, "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())", ct);
-        var current = Convert.ToInt32(await ScalarAsync(conn, tx, "SELECT COALESCE(MAX(version), 0) FROM schema_version", ct), System.Globalization.CultureInfo.InvariantCulture);
-        foreach (var (version, sql) in SqlScripts.Migrations("PostgreSQL").Where(m => m.Version > current))
-        {
-            await ExecAsync(conn, tx, sql, ct);
-            await using var mark = Cmd(conn, tx, "INSERT INTO schema_version (version) VALUES ($1)", version);
-            await mark.ExecuteNonQueryAsync(ct);
-        }
-
-        return true;
-    }, cancellationToken);
+    public Task MigrateAsync(CancellationToken cancellationToken) =>
+        RunAsync((conn, tx, ct) => PostgresMigrator.ApplyAsync(conn, tx, "schema_version", MigrationLockKey, SqlScripts.Migrations("PostgreSQL"), ct), cancellationToken);
 
     /// <summary>Whether <paramref name="exception"/> is a transient database fault (server away, connection lost), which callers retry rather than blame on a job.</summary>
     public static bool IsTransientDatabaseError(Exception exception) => PostgresRetry.IsTransient(exception);
