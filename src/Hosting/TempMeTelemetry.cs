@@ -5,7 +5,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Hosting;
 
@@ -44,7 +44,7 @@ public static class TempMeTelemetry
         });
         telemetry.WithMetrics(metrics =>
         {
-            metrics.AddMeter(PipelineMetrics.MeterName)
+            metrics.AddMeter(TelemetryNames.MeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
@@ -104,7 +104,7 @@ public static class TempMeTelemetry
     private static MetricStreamConfiguration? View(Instrument instrument)
     {
         // Our histograms keep the seconds buckets dashboards and alerts were written against (the SDK's defaults are for milliseconds).
-        if (instrument.Meter.Name == PipelineMetrics.MeterName && instrument is Histogram<double>)
+        if (instrument.Meter.Name == TelemetryNames.MeterName && instrument is Histogram<double>)
         {
             return new ExplicitBucketHistogramConfiguration { Boundaries = [.. SecondsBuckets] };
         }

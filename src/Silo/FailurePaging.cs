@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using TempMe.Pipeline.Pipeline.Output;
+using TempMe.Pipeline.Indexing.Output;
 
 namespace TempMe.Pipeline.Silo;
 

@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Grains.Coordination;
 using TempMe.Pipeline.Ledger.Postgres;
-using TempMe.Pipeline.Pipeline.Output;
-using TempMe.Pipeline.Silo.Search;
+using TempMe.Pipeline.Indexing.Output;
+using TempMe.Pipeline.Dashboard.Search;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Silo;

@@ -7,7 +7,8 @@ using TempMe.Pipeline.Ledger.Postgres;
 using Orleans.Dashboard;
 using TempMe.Pipeline.Grains.Cluster;
 using TempMe.Pipeline.Hosting;
-using TempMe.Pipeline.Silo.Dashboard;
+using TempMe.Pipeline.Dashboard;
+using TempMe.Pipeline.Dashboard.Search;
 
 namespace TempMe.Pipeline.Silo;
 
@@ -76,7 +77,7 @@ internal static class SiloHost
         builder.Services.AddSingleton(sp => new TempMe.Pipeline.Storage.AzureSdkLogForwarder(sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<SiloBackgroundService>();
         builder.Services.AddSingleton<DashboardState>();
-        builder.Services.AddSingleton<Search.IndexSearchService>();
+        builder.Services.AddSingleton<IndexSearchService>();
         builder.Services.AddHostedService<SiloDashboardService>();
         builder.AddTempMeDefaults("tempme-silo", sp => new TempMeReadiness
         {

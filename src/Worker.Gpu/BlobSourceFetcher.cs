@@ -1,8 +1,8 @@
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger.Postgres;
-using TempMe.Pipeline.Pipeline.Sources;
+using TempMe.Pipeline.Indexing.Sources;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>Downloads a source blob to a temporary file for the decoder; the file is deleted when the video is disposed.</summary>
 internal sealed class BlobSourceFetcher(IBlobStore sourceRoot, string tempFolder) : ISourceFetcher

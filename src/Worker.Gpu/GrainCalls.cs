@@ -2,7 +2,7 @@ using Orleans.Runtime;
 using Polly;
 using Polly.Retry;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>
 /// Retries a grain call that failed because the coordinator silo hosting the grain died or the call timed out: after

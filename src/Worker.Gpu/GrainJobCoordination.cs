@@ -2,7 +2,7 @@ using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Grains.Coordination;
 using TempMe.Pipeline.Ledger.Postgres;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary><see cref="IJobCoordination"/> through the coordination grains, from inside a worker silo.</summary>
 /// <param name="grains">The worker silo's grain factory.</param>

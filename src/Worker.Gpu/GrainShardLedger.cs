@@ -1,7 +1,7 @@
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Grains.Coordination;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>
 /// The shard ledger the shared <c>ShardPipeline</c> runs against in a worker silo: claims go to the job's grain,

@@ -1,7 +1,7 @@
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger.Postgres;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>What a worker asks of the coordinators: which job has work, that job's facts, and its failures.</summary>
 internal interface IJobCoordination

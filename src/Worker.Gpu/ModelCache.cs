@@ -4,7 +4,7 @@ using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Storage;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>
 /// Loads each (model, frames) encoder once per worker. A job's model is <c>random:</c>, a checkpoint under the worker's

@@ -7,11 +7,11 @@ using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Hosting;
 using TempMe.Pipeline.Media;
-using TempMe.Pipeline.Pipeline;
-using TempMe.Pipeline.Pipeline.Sources;
+using TempMe.Pipeline.Indexing;
+using TempMe.Pipeline.Indexing.Sources;
 using TempMe.Pipeline.Storage;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>
 /// The worker loop: ask the coordinators for a running job with a claimable shard, load its encoder (cached), open its

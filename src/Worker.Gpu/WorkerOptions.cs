@@ -1,7 +1,7 @@
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Ledger.Postgres;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>How <c>tempme worker</c> runs.</summary>
 internal sealed class WorkerOptions

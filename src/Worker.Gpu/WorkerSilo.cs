@@ -5,7 +5,7 @@ using Orleans.Runtime;
 using TempMe.Pipeline.Grains.Cluster;
 using TempMe.Pipeline.Ledger.Postgres;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>
 /// <c>tempme worker</c> as an Orleans silo of the worker role: it joins the cluster (so the coordinators learn of its
@@ -71,7 +71,7 @@ internal static class WorkerSilo
             }
 
             var silo = local.SiloAddress;
-            var host = new WorkerHost(options, loggers.CreateLogger("TempMe.Pipeline.Worker"));
+            var host = new WorkerHost(options, loggers.CreateLogger("TempMe.Pipeline.Worker.Gpu"));
             // Readiness also asks PostgreSQL (never retrying): without it membership and every coordinator stall.
             await using var database = PostgresLedger.Create(options.ConnectionString, TimeSpan.FromSeconds(1));
             try

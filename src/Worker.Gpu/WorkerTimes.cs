@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using TempMe.Pipeline.Contracts;
-using TempMe.Pipeline.Pipeline.Sources;
+using TempMe.Pipeline.Indexing.Sources;
 
-namespace TempMe.Pipeline.Worker;
+namespace TempMe.Pipeline.Worker.Gpu;
 
 /// <summary>
 /// Time this worker spent downloading sources and uploading parts, measured around the fetcher and the output store

@@ -4,7 +4,7 @@ using System.Globalization;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Media;
-using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Indexing;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Cli.Commands;

@@ -3,8 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using TempMe.Pipeline.Ledger;
-using TempMe.Pipeline.Pipeline.Output;
-using TempMe.Pipeline.Pipeline.Search;
+using TempMe.Pipeline.Indexing.Output;
+using TempMe.Pipeline.Search;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Cli.Commands;

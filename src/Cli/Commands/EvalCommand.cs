@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using TempMe.Pipeline.Pipeline.Output;
-using TempMe.Pipeline.Pipeline.Search;
+using TempMe.Pipeline.Indexing.Output;
+using TempMe.Pipeline.Search;
 
 namespace TempMe.Pipeline.Cli.Commands;
 

@@ -6,9 +6,9 @@ using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Media;
-using TempMe.Pipeline.Pipeline;
-using TempMe.Pipeline.Pipeline.Output;
-using TempMe.Pipeline.Silo.Dashboard;
+using TempMe.Pipeline.Indexing;
+using TempMe.Pipeline.Indexing.Output;
+using TempMe.Pipeline.Dashboard;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Cli.Commands;

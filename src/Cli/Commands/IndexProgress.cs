@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
 using TempMe.Pipeline.Ledger;
-using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Indexing;
 
 namespace TempMe.Pipeline.Cli.Commands;
 

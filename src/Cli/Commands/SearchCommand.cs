@@ -4,8 +4,8 @@ using System.Text.Json;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Media;
-using TempMe.Pipeline.Pipeline.Output;
-using TempMe.Pipeline.Pipeline.Search;
+using TempMe.Pipeline.Indexing.Output;
+using TempMe.Pipeline.Search;
 
 namespace TempMe.Pipeline.Cli.Commands;
 

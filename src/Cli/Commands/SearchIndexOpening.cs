@@ -1,6 +1,6 @@
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Encoder;
-using TempMe.Pipeline.Pipeline.Search;
+using TempMe.Pipeline.Search;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Cli.Commands;

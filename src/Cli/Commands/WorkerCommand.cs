@@ -2,7 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Encoder;
-using TempMe.Pipeline.Worker;
+using TempMe.Pipeline.Worker.Gpu;
 
 namespace TempMe.Pipeline.Cli.Commands;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger.Postgres;
-using TempMe.Pipeline.Pipeline.Sources;
+using TempMe.Pipeline.Indexing.Sources;
 
 namespace TempMe.Pipeline.Grains.Coordination;
 

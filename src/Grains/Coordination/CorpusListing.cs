@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger.Postgres;
-using TempMe.Pipeline.Pipeline.Sources;
+using TempMe.Pipeline.Indexing.Sources;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Grains.Coordination;

@@ -1,7 +1,7 @@
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Ledger.Postgres;
-using TempMe.Pipeline.Pipeline.Output;
+using TempMe.Pipeline.Indexing.Output;
 using TempMe.Pipeline.Storage;
 
 namespace TempMe.Pipeline.Grains.Coordination;

@@ -3,7 +3,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Ledger.Postgres;
-using TempMe.Pipeline.Pipeline;
+using TempMe.Pipeline.Contracts;
+using TempMe.Pipeline.Dashboard;
+using TempMe.Pipeline.Indexing;
 
 namespace TempMe.Pipeline.Silo.Dashboard;
 
@@ -20,7 +22,7 @@ internal sealed class SiloDashboardService : BackgroundService
     private readonly SiloOptions _options;
     private readonly DashboardState _state;
     private readonly ILogger<SiloDashboardService> _logger;
-    private readonly Meter _meter = new(PipelineMetrics.MeterName, "1.0");
+    private readonly Meter _meter = new(TelemetryNames.MeterName, "1.0");
     private readonly RateHistory _total = new(TimeSpan.FromSeconds(15));
     private readonly Dictionary<string, RateHistory> _jobRates = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RateHistory> _workerRates = new(StringComparer.Ordinal);
