@@ -43,226 +43,300 @@ internal sealed class RestrictedUnpickler
         {
             var at = _pos;
             var op = Byte();
-            switch (op)
+            if (op == 0x2E) // STOP
             {
-                case 0x80: // PROTO
-                    if (Byte() > 5)
-                    {
-                        throw Bad(at, "an unknown pickle protocol");
-                    }
-
-                    break;
-                case 0x95: // FRAME: a length hint only
-                    Take(8);
-                    break;
-                case 0x2E: // STOP
-                    return Pop(at);
-                case 0x28: // MARK
-                    CountValue();
-                    _marks.Push(_stack.Count);
-                    break;
-                case 0x30: // POP
-                    Pop(at);
-                    break;
-                case 0x31: // POP_MARK
-                    PopMark(at);
-                    break;
-                case 0x32: // DUP
-                    Push(Peek(at));
-                    break;
-                case 0x4E: // NONE
-                    Push(null);
-                    break;
-                case 0x88: // NEWTRUE
-                    Push(true);
-                    break;
-                case 0x89: // NEWFALSE
-                    Push(false);
-                    break;
-                case 0x4A: // BININT
-                    Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4)));
-                    break;
-                case 0x4B: // BININT1
-                    Push((long)Byte());
-                    break;
-                case 0x4D: // BININT2
-                    Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
-                    break;
-                case 0x8A: // LONG1
-                    Push(Long(at, Byte()));
-                    break;
-                case 0x8B: // LONG4
-                    Push(Long(at, Length(at, BinaryPrimitives.ReadInt32LittleEndian(Take(4)))));
-                    break;
-                case 0x47: // BINFLOAT (big-endian)
-                    Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8)));
-                    break;
-                case 0x8C: // SHORT_BINUNICODE
-                    Push(Text(at, Byte()));
-                    break;
-                case 0x58: // BINUNICODE
-                    Push(Text(at, Length(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))));
-                    break;
-                case 0x8D: // BINUNICODE8
-                    Push(Text(at, Length(at, BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))));
-                    break;
-                case 0x55: // SHORT_BINSTRING
-                    Push(Latin1(Byte()));
-                    break;
-                case 0x54: // BINSTRING
-                    Push(Latin1(Length(at, BinaryPrimitives.ReadInt32LittleEndian(Take(4)))));
-                    break;
-                case 0x43: // SHORT_BINBYTES
-                    Push(Take(Byte()).ToArray());
-                    break;
-                case 0x42: // BINBYTES
-                    Push(Take(Length(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))).ToArray());
-                    break;
-                case 0x8E: // BINBYTES8
-                    Push(Take(Length(at, BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))).ToArray());
-                    break;
-                case 0x29: // EMPTY_TUPLE
-                    Push(Array.Empty<object?>());
-                    break;
-                case 0x85: // TUPLE1
-                case 0x86: // TUPLE2
-                case 0x87: // TUPLE3
-                {
-                    var n = op - 0x84;
-                    if (_stack.Count - Floor() < n)
-                    {
-                        throw Bad(at, "a tuple of more items than the stack holds");
-                    }
-
-                    var items = _stack.GetRange(_stack.Count - n, n).ToArray();
-                    _stack.RemoveRange(_stack.Count - n, n);
-                    Push(items);
-                    break;
-                }
-
-                case 0x74: // TUPLE
-                    Push(PopMark(at).ToArray());
-                    break;
-                case 0x5D: // EMPTY_LIST
-                    Push(new List<object?>());
-                    break;
-                case 0x6C: // LIST
-                    Push(PopMark(at));
-                    break;
-                case 0x61: // APPEND
-                {
-                    var value = Pop(at);
-                    ListAt(at, Peek(at)).Add(value);
-                    break;
-                }
-
-                case 0x65: // APPENDS
-                {
-                    var items = PopMark(at);
-                    ListAt(at, Peek(at)).AddRange(items);
-                    break;
-                }
-
-                case 0x7D: // EMPTY_DICT
-                    Push(new PickleDict());
-                    break;
-                case 0x64: // DICT
-                {
-                    var dict = new PickleDict();
-                    SetItems(at, dict, PopMark(at));
-                    Push(dict);
-                    break;
-                }
-
-                case 0x73: // SETITEM
-                {
-                    var value = Pop(at);
-                    var key = Pop(at);
-                    DictAt(at, Peek(at)).Set(key, value);
-                    break;
-                }
-
-                case 0x75: // SETITEMS
-                {
-                    var items = PopMark(at);
-                    SetItems(at, DictAt(at, Peek(at)), items);
-                    break;
-                }
-
-                case 0x68: // BINGET
-                    Push(Get(at, Byte()));
-                    break;
-                case 0x6A: // LONG_BINGET
-                    Push(Get(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
-                    break;
-                case 0x71: // BINPUT
-                    Memo(at, Byte());
-                    break;
-                case 0x72: // LONG_BINPUT
-                    Memo(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
-                    break;
-                case 0x94: // MEMOIZE
-                    Memo(at, _memo.Count);
-                    break;
-                case 0x63: // GLOBAL "module\nname\n"
-                {
-                    var module = Line(at);
-                    var name = Line(at);
-                    Push(AllowedGlobals.Resolve(_path, module, name));
-                    break;
-                }
-
-                case 0x93: // STACK_GLOBAL
-                {
-                    var name = Pop(at) as string;
-                    var module = Pop(at) as string;
-                    if (name is null || module is null)
-                    {
-                        throw Bad(at, "STACK_GLOBAL without a module and a name");
-                    }
-
-                    Push(AllowedGlobals.Resolve(_path, module, name));
-                    break;
-                }
-
-                case 0x51: // BINPERSID
-                    Push(_persistentLoad(Pop(at)));
-                    break;
-                case 0x52: // REDUCE
-                {
-                    var args = Pop(at) as object?[] ?? throw Bad(at, "REDUCE without an argument tuple");
-                    Push(Call(at, Pop(at), args));
-                    break;
-                }
-
-                case 0x81: // NEWOBJ
-                {
-                    var args = Pop(at) as object?[] ?? throw Bad(at, "NEWOBJ without an argument tuple");
-                    Push(New(at, Pop(at)));
-                    break;
-                }
-
-                case 0x62: // BUILD
-                {
-                    var state = Pop(at);
-                    switch (Peek(at))
-                    {
-                        case PickleObject o:
-                            o.State = state;
-                            break;
-                        case PickleDict or TorchTensorRef:
-                            // An OrderedDict's attributes (a state dict's _metadata) or a parameter's: not weights.
-                            break;
-                        default:
-                            throw Bad(at, "BUILD on a value that takes no state");
-                    }
-
-                    break;
-                }
-
-                default:
-                    throw Bad(at, $"pickle opcode 0x{op:x2}, which PyTorch checkpoints do not use (only the binary protocols 2 to 5 are read)");
+                return Pop(at);
             }
+
+            // Each group knows only its own opcodes (the groups share none), so the first that takes it is the only one.
+            var handled = FramingOrStack(at, op)
+                || Constant(at, op)
+                || TextOrBytes(at, op)
+                || Sequence(at, op)
+                || Dict(at, op)
+                || MemoOp(at, op)
+                || GlobalOrCall(at, op);
+            if (!handled)
+            {
+                throw Bad(at, $"pickle opcode 0x{op:x2}, which PyTorch checkpoints do not use (only the binary protocols 2 to 5 are read)");
+            }
+        }
+    }
+
+    private bool FramingOrStack(int at, byte op)
+    {
+        switch (op)
+        {
+            case 0x80: // PROTO
+                if (Byte() > 5)
+                {
+                    throw Bad(at, "an unknown pickle protocol");
+                }
+
+                return true;
+            case 0x95: // FRAME: a length hint only
+                Take(8);
+                return true;
+            case 0x28: // MARK
+                // A mark pushes no value but still costs memory, so it counts against MaxValues too.
+                CountValue();
+                _marks.Push(_stack.Count);
+                return true;
+            case 0x30: // POP
+                Pop(at);
+                return true;
+            case 0x31: // POP_MARK
+                PopMark(at);
+                return true;
+            case 0x32: // DUP
+                Push(Peek(at));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool Constant(int at, byte op)
+    {
+        switch (op)
+        {
+            case 0x4E: // NONE
+                Push(null);
+                return true;
+            case 0x88: // NEWTRUE
+                Push(true);
+                return true;
+            case 0x89: // NEWFALSE
+                Push(false);
+                return true;
+            case 0x4A: // BININT
+                Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4)));
+                return true;
+            case 0x4B: // BININT1
+                Push((long)Byte());
+                return true;
+            case 0x4D: // BININT2
+                Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
+                return true;
+            case 0x8A: // LONG1
+                Push(Long(at, Byte()));
+                return true;
+            case 0x8B: // LONG4
+                Push(Long(at, Length(at, BinaryPrimitives.ReadInt32LittleEndian(Take(4)))));
+                return true;
+            case 0x47: // BINFLOAT (big-endian)
+                Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8)));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool TextOrBytes(int at, byte op)
+    {
+        switch (op)
+        {
+            case 0x8C: // SHORT_BINUNICODE
+                Push(Text(at, Byte()));
+                return true;
+            case 0x58: // BINUNICODE
+                Push(Text(at, Length(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))));
+                return true;
+            case 0x8D: // BINUNICODE8
+                Push(Text(at, Length(at, BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))));
+                return true;
+            case 0x55: // SHORT_BINSTRING
+                Push(Latin1(Byte()));
+                return true;
+            case 0x54: // BINSTRING
+                Push(Latin1(Length(at, BinaryPrimitives.ReadInt32LittleEndian(Take(4)))));
+                return true;
+            case 0x43: // SHORT_BINBYTES
+                Push(Take(Byte()).ToArray());
+                return true;
+            case 0x42: // BINBYTES
+                Push(Take(Length(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))).ToArray());
+                return true;
+            case 0x8E: // BINBYTES8
+                Push(Take(Length(at, BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))).ToArray());
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool Sequence(int at, byte op)
+    {
+        switch (op)
+        {
+            case 0x29: // EMPTY_TUPLE
+                Push(Array.Empty<object?>());
+                return true;
+            case 0x85: // TUPLE1
+            case 0x86: // TUPLE2
+            case 0x87: // TUPLE3
+                Push(SmallTuple(at, op - 0x84));
+                return true;
+            case 0x74: // TUPLE
+                Push(PopMark(at).ToArray());
+                return true;
+            case 0x5D: // EMPTY_LIST
+                Push(new List<object?>());
+                return true;
+            case 0x6C: // LIST
+                Push(PopMark(at));
+                return true;
+            case 0x61: // APPEND
+            {
+                var value = Pop(at);
+                ListAt(at, Peek(at)).Add(value);
+                return true;
+            }
+
+            case 0x65: // APPENDS
+            {
+                var items = PopMark(at);
+                ListAt(at, Peek(at)).AddRange(items);
+                return true;
+            }
+
+            default:
+                return false;
+        }
+    }
+
+    private object?[] SmallTuple(int at, int n)
+    {
+        // TUPLE1..3 take items from above the innermost mark only: what lies below it belongs to the unfinished MARK.
+        if (_stack.Count - Floor() < n)
+        {
+            throw Bad(at, "a tuple of more items than the stack holds");
+        }
+
+        var items = _stack.GetRange(_stack.Count - n, n).ToArray();
+        _stack.RemoveRange(_stack.Count - n, n);
+        return items;
+    }
+
+    private bool Dict(int at, byte op)
+    {
+        switch (op)
+        {
+            case 0x7D: // EMPTY_DICT
+                Push(new PickleDict());
+                return true;
+            case 0x64: // DICT
+            {
+                var dict = new PickleDict();
+                SetItems(at, dict, PopMark(at));
+                Push(dict);
+                return true;
+            }
+
+            case 0x73: // SETITEM
+            {
+                var value = Pop(at);
+                var key = Pop(at);
+                DictAt(at, Peek(at)).Set(key, value);
+                return true;
+            }
+
+            case 0x75: // SETITEMS
+            {
+                var items = PopMark(at);
+                SetItems(at, DictAt(at, Peek(at)), items);
+                return true;
+            }
+
+            default:
+                return false;
+        }
+    }
+
+    private bool MemoOp(int at, byte op)
+    {
+        switch (op)
+        {
+            case 0x68: // BINGET
+                Push(Get(at, Byte()));
+                return true;
+            case 0x6A: // LONG_BINGET
+                Push(Get(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
+                return true;
+            case 0x71: // BINPUT
+                Memo(at, Byte());
+                return true;
+            case 0x72: // LONG_BINPUT
+                Memo(at, BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
+                return true;
+            case 0x94: // MEMOIZE
+                Memo(at, _memo.Count);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool GlobalOrCall(int at, byte op)
+    {
+        switch (op)
+        {
+            case 0x63: // GLOBAL "module\nname\n"
+            {
+                var module = Line(at);
+                var name = Line(at);
+                Push(AllowedGlobals.Resolve(_path, module, name));
+                return true;
+            }
+
+            case 0x93: // STACK_GLOBAL
+            {
+                var name = Pop(at) as string;
+                var module = Pop(at) as string;
+                if (name is null || module is null)
+                {
+                    throw Bad(at, "STACK_GLOBAL without a module and a name");
+                }
+
+                Push(AllowedGlobals.Resolve(_path, module, name));
+                return true;
+            }
+
+            case 0x51: // BINPERSID
+                Push(_persistentLoad(Pop(at)));
+                return true;
+            case 0x52: // REDUCE
+            {
+                var args = Pop(at) as object?[] ?? throw Bad(at, "REDUCE without an argument tuple");
+                Push(Call(at, Pop(at), args));
+                return true;
+            }
+
+            case 0x81: // NEWOBJ
+                // The arguments are checked but unused: the classes NEWOBJ may build take their state from BUILD.
+                _ = Pop(at) as object?[] ?? throw Bad(at, "NEWOBJ without an argument tuple");
+                Push(New(at, Pop(at)));
+                return true;
+            case 0x62: // BUILD
+                Build(at, Pop(at));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void Build(int at, object? state)
+    {
+        switch (Peek(at))
+        {
+            case PickleObject o:
+                o.State = state;
+                break;
+            case PickleDict or TorchTensorRef:
+                // An OrderedDict's attributes (a state dict's _metadata) or a parameter's: not weights.
+                break;
+            default:
+                throw Bad(at, "BUILD on a value that takes no state");
         }
     }
 
