@@ -71,7 +71,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         dashboard._app = app;
         dashboard._loop = dashboard.LoopAsync(dashboard._stop.Token);
-        DashboardLog.LogInformationIndexDashboard(logger, endpoint);
+        IndexDashboardLog.LogInformationIndexDashboard(logger, endpoint);
         return dashboard;
     }
 
@@ -345,4 +345,11 @@ internal sealed class IndexDashboard : IAsyncDisposable
 
         return rows;
     }
+}
+
+/// <summary>Log messages of the single-machine dashboard (event ids 5050-5069, shared with the silo's dashboard).</summary>
+internal static partial class IndexDashboardLog
+{
+    [LoggerMessage(5051, LogLevel.Information, "Dashboard for this run on http://{Endpoint}/")]
+    public static partial void LogInformationIndexDashboard(ILogger logger, string endpoint);
 }

@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Ledger;
 
@@ -7,11 +7,8 @@ namespace TempMe.Pipeline.Ledger;
 /// and what is stored and shown keeps every SAS field but the signature (<c>sig=REDACTED</c>). Joining the shown
 /// address with its secret gives back the address exactly as submitted.
 /// </summary>
-public static partial class AddressSecrets
+public static class AddressSecrets
 {
-    /// <summary>What replaces a signature.</summary>
-    public const string Mask = "REDACTED";
-
     /// <summary>The address fit for storage and display, and its secret query (without '?'); null when it has none.</summary>
     public static (string Shown, string? Secret) Split(string address)
     {
@@ -24,7 +21,7 @@ public static partial class AddressSecrets
         }
 
         var secret = address[(query + 1)..];
-        return (address[..(query + 1)] + RedactText(secret), secret);
+        return (address[..(query + 1)] + SecretRedaction.Redact(secret), secret);
     }
 
     /// <summary>The full address: <paramref name="shown"/> (from <see cref="Split"/>) with its secret query put back.</summary>
@@ -43,13 +40,4 @@ public static partial class AddressSecrets
     /// <summary>The address fit for storage and display.</summary>
     public static string Redact(string address) => Split(address).Shown;
 
-    /// <summary>Any text with every <c>sig=</c> value replaced by <see cref="Mask"/> (messages that may quote an address).</summary>
-    public static string RedactText(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        return SignaturePattern().Replace(text, "${k}=" + Mask);
-    }
-
-    [GeneratedRegex("(?<k>sig)=[^&;\\s'\"\\\\]*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex SignaturePattern();
 }

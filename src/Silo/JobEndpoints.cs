@@ -9,8 +9,10 @@ using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Grains.Coordination;
 using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Indexing.Output;
+using TempMe.Pipeline.Dashboard;
 using TempMe.Pipeline.Dashboard.Search;
 using TempMe.Pipeline.Storage;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Silo;
 
@@ -191,7 +193,7 @@ internal static class JobEndpoints
         catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
         {
             // The silo's reconciliation pass starts every queued job whose grain was not reached.
-            SiloLog.LogWarningBackgroundFailed(logger, $"starting job {id}: {SiloHost.Redact(e.Message)} (it starts on the next reconciliation pass)");
+            SiloLog.LogWarningBackgroundFailed(logger, $"starting job {id}: {SecretRedaction.Redact(e.Message)} (it starts on the next reconciliation pass)");
         }
 
         return Results.Json(new { id }, ApiJson.Options, statusCode: StatusCodes.Status202Accepted);
@@ -226,13 +228,6 @@ internal static class JobEndpoints
 
     private static IResult Invalid(string field, string message) =>
         Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, detail: $"{field}: {message}", title: "invalid job");
-}
-
-/// <summary>JSON settings of API answers.</summary>
-internal static class ApiJson
-{
-    /// <summary>camelCase, nulls left out.</summary>
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 }
 
 /// <summary>A job as the API shows it.</summary>

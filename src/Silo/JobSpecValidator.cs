@@ -84,7 +84,7 @@ internal static class JobSpecValidator
         }
         catch (ArgumentException e)
         {
-            errors[field] = [SiloHost.Redact(e.Message)];
+            errors[field] = [SecretRedaction.Redact(e.Message)];
             return null;
         }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Grains.Coordination;
 using TempMe.Pipeline.Ledger.Postgres;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Silo;
 
@@ -41,7 +42,7 @@ internal sealed class SiloBackgroundService(PostgresLedger ledger, IGrainFactory
             }
             catch (Exception e)
             {
-                SiloLog.LogWarningBackgroundFailed(logger, name + ": " + SiloHost.Redact(e.Message));
+                SiloLog.LogWarningBackgroundFailed(logger, name + ": " + SecretRedaction.Redact(e.Message));
             }
 
             try

@@ -9,6 +9,8 @@ using TempMe.Pipeline.Grains.Cluster;
 using TempMe.Pipeline.Hosting;
 using TempMe.Pipeline.Dashboard;
 using TempMe.Pipeline.Dashboard.Search;
+using TempMe.Pipeline.Silo.Dashboard;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Silo;
 
@@ -43,7 +45,7 @@ internal static class SiloHost
             }
             catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
             {
-                throw new SiloStartException($"cannot reach PostgreSQL or apply the schema ({Redact(e.Message)}); check --db / {SiloOptions.DatabaseVariable} and that the server is running.");
+                throw new SiloStartException($"cannot reach PostgreSQL or apply the schema ({SecretRedaction.Redact(e.Message)}); check --db / {SiloOptions.DatabaseVariable} and that the server is running.");
             }
         }
 
@@ -71,7 +73,7 @@ internal static class SiloHost
         builder.Services.AddSingleton(sp =>
         {
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TempMe.Pipeline.Silo.Ledger");
-            return PostgresLedger.Create(options.ConnectionString, onRetry: (e, delay) => SiloLog.LogWarningDatabaseRetry(logger, delay.TotalSeconds, Redact(e.Message)));
+            return PostgresLedger.Create(options.ConnectionString, onRetry: (e, delay) => SiloLog.LogWarningDatabaseRetry(logger, delay.TotalSeconds, SecretRedaction.Redact(e.Message)));
         });
         // The Azure SDK's own warnings (failed requests, retries) reach the silo log, with SAS signatures redacted.
         builder.Services.AddSingleton(sp => new TempMe.Pipeline.Storage.AzureSdkLogForwarder(sp.GetRequiredService<ILoggerFactory>()));
@@ -104,9 +106,6 @@ internal static class SiloHost
         return membership.CurrentSnapshot.GetSiloStatus(local) == Orleans.Runtime.SiloStatus.Active
             && await services.GetRequiredService<PostgresLedger>().IsReadyAsync(cancellationToken);
     }
-
-    /// <summary>Removes anything that looks like a password or key from a message.</summary>
-    internal static string Redact(string message) => TempMe.Pipeline.Grains.Coordination.CorpusListing.Redact(message);
 }
 
 /// <summary>The silo cannot start; the message says why and what to do.</summary>

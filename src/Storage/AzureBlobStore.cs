@@ -312,12 +312,12 @@ public sealed class AzureBlobStore : IBlobStore
                 return null;
             case AuthenticationFailedException:
                 return new UnauthorizedAccessException(
-                    $"No Entra ID token for {what}: {Redaction.Redact(e.Message.Split('\n')[0])} Give the pod a workload identity (AKS) or the VM a managed identity, run 'az login' on a laptop, " +
+                    $"No Entra ID token for {what}: {SecretRedaction.Redact(e.Message.Split('\n')[0])} Give the pod a workload identity (AKS) or the VM a managed identity, run 'az login' on a laptop, " +
                     $"or use a SAS URL or {BlobStoreFactory.ConnectionStringVariable} instead (see deploy/README.md).");
             case RequestFailedException { Status: > 0 } r:
                 return FromStatus(r.Status, r.ErrorCode, operation, name, what, attempts);
             case RequestFailedException or AggregateException or OperationCanceledException or IOException or HttpRequestException:
-                return new BlobStorageException($"{operation} on {what} failed after {attempts} attempts: {Redaction.Redact(Innermost(e).Message)}", 0, null);
+                return new BlobStorageException($"{operation} on {what} failed after {attempts} attempts: {SecretRedaction.Redact(Innermost(e).Message)}", 0, null);
             default:
                 return null;
         }

@@ -2,6 +2,7 @@ using System.Diagnostics.Tracing;
 using Azure.Core.Diagnostics;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Storage.Internal;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Storage;
 
@@ -36,7 +37,7 @@ public sealed class AzureSdkLogForwarder : IDisposable
                 var logLevel = ToLogLevel(e.Level);
                 if (logger.IsEnabled(logLevel))
                 {
-                    logger.Log(logLevel, new EventId(e.EventId, e.EventName), "{Message}", Redaction.Redact(message));
+                    logger.Log(logLevel, new EventId(e.EventId, e.EventName), "{Message}", SecretRedaction.Redact(message));
                 }
             },
             level > EventLevel.Informational ? level : EventLevel.Informational);

@@ -1,5 +1,6 @@
 using System.Net;
 using TempMe.Pipeline.Storage.Internal;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Storage;
 
@@ -84,7 +85,7 @@ public sealed class BlobAddress
         }
 
         address = address.Trim();
-        var shown = Redaction.Redact(address);
+        var shown = SecretRedaction.Redact(address);
         var schemeEnd = address.IndexOf("://", StringComparison.Ordinal);
         var scheme = schemeEnd > 0 ? address[..schemeEnd].ToLowerInvariant() : null;
         switch (scheme)
@@ -128,7 +129,7 @@ public sealed class BlobAddress
         ? LocalPath!
         : IsShortForm
             ? $"az://{Container}/{Prefix}"
-            : $"{ServiceEndpoint}{Container}/{Prefix}" + (HasSas ? "?" + Redaction.Redact(Sas) : string.Empty);
+            : $"{ServiceEndpoint}{Container}/{Prefix}" + (HasSas ? "?" + SecretRedaction.Redact(Sas) : string.Empty);
 
     private static string FullPath(string path, string shown)
     {

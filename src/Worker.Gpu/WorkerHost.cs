@@ -65,7 +65,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
                 }
                 catch (Exception e)
                 {
-                    WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, AddressSecrets.RedactText(e.Message));
+                    WorkerLog.LogWarningJobPassFailed(logger, e.GetType().Name, SecretRedaction.Redact(e.Message));
                 }
 
                 await Task.Delay(options.IdlePoll, cancellationToken);
@@ -183,7 +183,7 @@ internal sealed class WorkerHost(WorkerOptions options, ILogger logger)
     /// </summary>
     private async Task RecordJobFailureAsync(IJobCoordination ledger, string jobId, string what, Exception e, CancellationToken cancellationToken, bool neverAtOnce = false)
     {
-        var message = $"{what}: {AddressSecrets.RedactText(e.Message)}";
+        var message = $"{what}: {SecretRedaction.Redact(e.Message)}";
         WorkerLog.LogWarningJobFailed(logger, jobId, e.GetType().Name, message);
         if (!neverAtOnce && e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or BlobStorageException { IsTransient: false })
         {

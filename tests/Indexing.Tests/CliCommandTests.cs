@@ -29,7 +29,7 @@ public sealed class CliCommandTests : IDisposable
         Assert.Equal(320, root.GetProperty("width").GetInt32());
         Assert.Equal(240, root.GetProperty("height").GetInt32());
 
-        var (shape, data) = ReadF32(tensor, "frames");
+        var (shape, data) = SafetensorsTestFile.ReadF32(tensor, "frames");
         Assert.Equal([12L, 3, 224, 224], shape);
         Assert.All(data, v => Assert.InRange(v, -1.8f, 2.2f)); // CLIP-normalised [0,1] values stay in this range
     }
@@ -65,11 +65,11 @@ public sealed class CliCommandTests : IDisposable
 
         using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(RepoPaths.TinyReference, "reference.json")));
         var expectedVideo = reference.RootElement.GetProperty("video").GetProperty("video_embedding_normalized");
-        var (videoShape, video) = ReadF32(output, "video_embedding");
+        var (videoShape, video) = SafetensorsTestFile.ReadF32(output, "video_embedding");
         Assert.Equal([2L, 32], videoShape);
         AssertClose(expectedVideo, video);
         var expectedText = reference.RootElement.GetProperty("text").GetProperty("text_embedding_normalized");
-        var (_, text) = ReadF32(output, "text_embedding");
+        var (_, text) = SafetensorsTestFile.ReadF32(output, "text_embedding");
         AssertClose(expectedText, text);
 
         var missing = await TempmeCli.RunAsync(Limit, "embed-tensor", "--weights", Path.Combine(_root, "none.safetensors"),
@@ -86,25 +86,5 @@ public sealed class CliCommandTests : IDisposable
         {
             Assert.True(Math.Abs(flat[i] - actual[i]) <= 1e-5, $"value {i}: expected {flat[i]}, got {actual[i]}");
         }
-    }
-
-    /// <summary>A minimal safetensors reader written from the format (8-byte length, JSON header, raw data).</summary>
-    private static (long[] Shape, float[] Data) ReadF32(string path, string name)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        using var header = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, headerLength));
-        var entry = header.RootElement.GetProperty(name);
-        Assert.Equal("F32", entry.GetProperty("dtype").GetString());
-        var shape = entry.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-        var offsets = entry.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-        var start = 8 + headerLength + (int)offsets[0];
-        var data = new float[(offsets[1] - offsets[0]) / 4];
-        for (var i = 0; i < data.Length; i++)
-        {
-            data[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(start + (i * 4)));
-        }
-
-        return (shape, data);
     }
 }

@@ -1,5 +1,6 @@
 using TempMe.Pipeline.Search;
 using TempMe.Pipeline.Storage;
+using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Search.Tests;
 

@@ -1,4 +1,5 @@
 using TempMe.Pipeline.Storage.Internal;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Storage.Tests;
 
@@ -226,9 +227,11 @@ public sealed class BlobAddressTests
     [InlineData("https://a.blob.core.windows.net/c?sv=1&sig=abc%2B&se=2", "https://a.blob.core.windows.net/c?sv=1&sig=REDACTED&se=2")]
     [InlineData("AccountName=a;AccountKey=abc==;BlobEndpoint=x", "AccountName=a;AccountKey=REDACTED;BlobEndpoint=x")]
     [InlineData("SharedAccessSignature=sv=1&sig=zz;AccountName=a", "SharedAccessSignature=REDACTED;AccountName=a")]
+    [InlineData("Host=db;Username=u;Password=hunter2;Database=d", "Host=db;Username=u;Password=REDACTED;Database=d")]
+    [InlineData("{\\\"url\\\":\\\"https://a/c?sig=abc\\\"}", "{\\\"url\\\":\\\"https://a/c?sig=REDACTED\\\"}")]
     [InlineData("no secrets here", "no secrets here")]
     public void Redaction_removes_signatures_and_keys(string text, string expected)
     {
-        Assert.Equal(expected, Redaction.Redact(text));
+        Assert.Equal(expected, SecretRedaction.Redact(text));
     }
 }

@@ -38,7 +38,7 @@ internal static partial class BenchLedgerCommand
             await job.StartAsync();
             await job.SetModelAsync("bench-fingerprint", EmbeddingSize, "bench-sampling");
             // The worker silo's own shard ledger (grain calls with its retry on cluster failures), in the same claim loop as the direct mode.
-            return await ClaimersAsync(ledger, new Worker.GrainShardLedger(grains, silo, jobId, ModelKey), jobId, settings, cancellationToken);
+            return await ClaimersAsync(ledger, new Worker.Gpu.GrainShardLedger(grains, silo, jobId, ModelKey), jobId, settings, cancellationToken);
         }
         finally
         {

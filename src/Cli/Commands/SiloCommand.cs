@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Silo;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Cli.Commands;
 
@@ -71,7 +72,7 @@ internal static class SiloCommand
                 }
                 catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
                 {
-                    await Console.Error.WriteLineAsync($"error: the silo cannot join the cluster ({e.GetType().Name}: {SiloHost.Redact(e.Message)}); check --db, --silo-port/--gateway-port (in use?) and --cluster-id.");
+                    await Console.Error.WriteLineAsync($"error: the silo cannot join the cluster ({e.GetType().Name}: {SecretRedaction.Redact(e.Message)}); check --db, --silo-port/--gateway-port (in use?) and --cluster-id.");
                     return ExitCodes.Failure;
                 }
 

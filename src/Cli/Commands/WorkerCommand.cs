@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TempMe.Pipeline.Encoder;
 using TempMe.Pipeline.Worker.Gpu;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Cli.Commands;
 
@@ -95,7 +96,7 @@ internal static class WorkerCommand
                 }
                 catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
                 {
-                    await Console.Error.WriteLineAsync($"error: the worker silo cannot join the cluster ({e.GetType().Name}: {TempMe.Pipeline.Ledger.AddressSecrets.RedactText(e.Message)}); check --db, --silo-port/--gateway-port (in use?) and --cluster-id.");
+                    await Console.Error.WriteLineAsync($"error: the worker silo cannot join the cluster ({e.GetType().Name}: {SecretRedaction.Redact(e.Message)}); check --db, --silo-port/--gateway-port (in use?) and --cluster-id.");
                     return ExitCodes.Failure;
                 }
 

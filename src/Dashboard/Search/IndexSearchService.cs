@@ -31,7 +31,7 @@ internal sealed class IndexSearchService : IDisposable
         }
         catch (SearchIndexException e)
         {
-            return Results.Problem(title: "index not searchable", detail: SiloHost.Redact(e.Message), statusCode: StatusCodes.Status409Conflict);
+            return Results.Problem(title: "index not searchable", detail: SecretRedaction.Redact(e.Message), statusCode: StatusCodes.Status409Conflict);
         }
 
         try

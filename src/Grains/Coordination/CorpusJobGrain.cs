@@ -130,7 +130,7 @@ internal sealed partial class CorpusJobGrain(PostgresLedger ledger, IOptions<Coo
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            LogStepFailed(logger, JobId, CorpusListing.Redact(e.Message));
+            LogStepFailed(logger, JobId, SecretRedaction.Redact(e.Message));
         }
     }
 
@@ -147,14 +147,14 @@ internal sealed partial class CorpusJobGrain(PostgresLedger ledger, IOptions<Coo
         }
         catch (Exception e) when (CorpusListing.IsPermanent(e))
         {
-            LogListingFailed(logger, JobId, CorpusListing.Redact(e.Message));
-            await ledger.FailJobAsync(JobId, "cannot list the source: " + CorpusListing.Redact(e.Message), cancellationToken);
+            LogListingFailed(logger, JobId, SecretRedaction.Redact(e.Message));
+            await ledger.FailJobAsync(JobId, "cannot list the source: " + SecretRedaction.Redact(e.Message), cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // Storage unreachable, throttled, a database outage longer than the retry budget...: try again after the backoff.
-            var outcome = await ledger.RecordJobFailureAsync(JobId, JobStates.Queued, "cannot list the source: " + CorpusListing.Redact(e.Message), options.Value.JobRetry, cancellationToken);
-            LogJobRetry(logger, JobId, "listing", outcome?.State ?? "changed", CorpusListing.Redact(e.Message));
+            var outcome = await ledger.RecordJobFailureAsync(JobId, JobStates.Queued, "cannot list the source: " + SecretRedaction.Redact(e.Message), options.Value.JobRetry, cancellationToken);
+            LogJobRetry(logger, JobId, "listing", outcome?.State ?? "changed", SecretRedaction.Redact(e.Message));
         }
     }
 
@@ -172,9 +172,9 @@ internal sealed partial class CorpusJobGrain(PostgresLedger ledger, IOptions<Coo
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var message = $"cannot write index.json and failures.jsonl to {CorpusListing.Display(job.Spec.Output)}: {CorpusListing.Redact(e.Message)}";
+            var message = $"cannot write index.json and failures.jsonl to {CorpusListing.Display(job.Spec.Output)}: {SecretRedaction.Redact(e.Message)}";
             await ledger.RecordJobFailureAsync(JobId, JobStates.Finalizing, message, options.Value.JobRetry.Forever, cancellationToken);
-            LogJobRetry(logger, JobId, "manifests", JobStates.Finalizing, CorpusListing.Redact(e.Message));
+            LogJobRetry(logger, JobId, "manifests", JobStates.Finalizing, SecretRedaction.Redact(e.Message));
             return;
         }
 

@@ -53,8 +53,4 @@ public static class CorpusListing
             return "(invalid address)";
         }
     }
-
-    /// <summary>Removes anything that looks like a password or key from a message.</summary>
-    public static string Redact(string message) =>
-        System.Text.RegularExpressions.Regex.Replace(message, "(?i)(password|pwd|accountkey|sig)=[^;&\\s]*", "$1=***");
 }

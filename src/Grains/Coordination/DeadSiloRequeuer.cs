@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using TempMe.Pipeline.Ledger.Postgres;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Grains.Coordination;
 
@@ -58,7 +59,7 @@ internal sealed partial class DeadSiloRequeuer(IClusterMembershipService members
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                LogRequeueFailed(logger, delay.TotalSeconds, CorpusListing.Redact(e.Message));
+                LogRequeueFailed(logger, delay.TotalSeconds, SecretRedaction.Redact(e.Message));
                 await Task.Delay(delay, stoppingToken);
             }
         }

@@ -248,7 +248,7 @@ public sealed class PostgresLedger : IAsyncDisposable
     public Task FailJobAsync(string jobId, string message, CancellationToken cancellationToken) => RunAsync(async (conn, tx, ct) =>
     {
         // The message may quote an address (a worker's error): it is shown to anyone, so no signature is kept.
-        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'failed', message = $2, finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId, AddressSecrets.RedactText(message));
+        await using var cmd = Cmd(conn, tx, "UPDATE jobs SET state = 'failed', message = $2, finished = now() WHERE id = $1 AND state IN ('queued', 'running')", jobId, SecretRedaction.Redact(message));
         return await cmd.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
@@ -294,7 +294,7 @@ public sealed class PostgresLedger : IAsyncDisposable
                                ELSE $3 || ' (failure ' || (consecutive_failures + 1) || CASE WHEN $6 < 2147483647 THEN ' of ' || $6 ELSE '' END || '; retrying)' END
             WHERE id = $1 AND state = $2
             RETURNING state, consecutive_failures, retry_after
-            """, jobId, expectedState, AddressSecrets.RedactText(message), policy.FirstDelay.TotalSeconds, policy.MaxDelay.TotalSeconds, policy.MaxFailures);
+            """, jobId, expectedState, SecretRedaction.Redact(message), policy.FirstDelay.TotalSeconds, policy.MaxDelay.TotalSeconds, policy.MaxFailures);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
         {
@@ -718,7 +718,7 @@ public sealed class PostgresLedger : IAsyncDisposable
             {
                 tries += result.Attempted ? 1 : 0;
                 code = result.ErrorCode ?? ErrorCodes.Internal;
-                message = result.Message is null ? null : AddressSecrets.RedactText(result.Message);
+                message = result.Message is null ? null : SecretRedaction.Redact(result.Message);
                 var final = !ErrorCodes.IsRetryable(code) || tries >= completion.MaxAttempts;
                 state = final ? "failed" : "pending";
                 retryLeft |= !final;

@@ -72,7 +72,7 @@ internal sealed class SiloDashboardService : BackgroundService
             }
             catch (Exception e)
             {
-                var message = SiloHost.Redact(e.Message);
+                var message = SecretRedaction.Redact(e.Message);
                 if (message != lastError)
                 {
                     DashboardLog.LogWarningReadFailed(_logger, message);
@@ -109,7 +109,7 @@ internal sealed class SiloDashboardService : BackgroundService
             }
 
             var rows = await queries.ReadTopErrorsAsync(job.Id, 5, cancellationToken);
-            _topErrors[job.Id] = (job.Failed, rows.Select(r => new DashboardError(r.Code, r.Count, SiloHost.Redact(r.Example))).ToList());
+            _topErrors[job.Id] = (job.Failed, rows.Select(r => new DashboardError(r.Code, r.Count, SecretRedaction.Redact(r.Example))).ToList());
         }
     }
 
@@ -188,7 +188,4 @@ internal static partial class DashboardLog
 {
     [LoggerMessage(5050, LogLevel.Warning, "Dashboard cannot read the ledger (will retry every second): {Message}")]
     public static partial void LogWarningReadFailed(ILogger logger, string message);
-
-    [LoggerMessage(5051, LogLevel.Information, "Dashboard for this run on http://{Endpoint}/")]
-    public static partial void LogInformationIndexDashboard(ILogger logger, string endpoint);
 }

@@ -3,6 +3,7 @@ using Azure.Core;
 using Azure.Identity;
 using Azure.Storage;
 using Azure.Storage.Blobs;
+using TempMe.Pipeline.Contracts;
 
 namespace TempMe.Pipeline.Storage.Internal;
 
@@ -72,5 +73,5 @@ internal sealed class BlobCredential
     }
 
     /// <inheritdoc />
-    public override string ToString() => _sas is not null ? $"SAS({AccountName}, sig={Redaction.Mask})" : $"{Kind}({AccountName})";
+    public override string ToString() => _sas is not null ? $"SAS({AccountName}, sig={SecretRedaction.Mask})" : $"{Kind}({AccountName})";
 }

@@ -1,3 +1,4 @@
+using TempMe.Pipeline.Contracts;
 namespace TempMe.Pipeline.Storage.Internal;
 
 /// <summary>
@@ -126,7 +127,7 @@ internal sealed class StorageConnectionString
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"AccountName={AccountName};BlobEndpoint={BlobEndpoint};" + (AccountKey is null ? string.Empty : $"AccountKey={Redaction.Mask};") + (Sas is null ? string.Empty : $"SharedAccessSignature={Redaction.Mask};");
+    public override string ToString() => $"AccountName={AccountName};BlobEndpoint={BlobEndpoint};" + (AccountKey is null ? string.Empty : $"AccountKey={SecretRedaction.Mask};") + (Sas is null ? string.Empty : $"SharedAccessSignature={SecretRedaction.Mask};");
 
     internal static Uri EnsureTrailingSlash(Uri uri)
     {

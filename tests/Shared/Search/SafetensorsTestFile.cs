@@ -1,11 +1,10 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 
 namespace TempMe.Pipeline.Testing;
 
-/// <summary>Reads and writes F32 tensors in safetensors files for tests (8-byte header length, JSON header, raw data).</summary>
+/// <summary>Reads F32 tensors of safetensors files for tests (the product's <c>SafeTensorsWriter</c> writes them).</summary>
 internal static class SafetensorsTestFile
 {
     /// <summary>The F32 tensor <paramref name="name"/> of <paramref name="path"/>, with its shape.</summary>
@@ -20,21 +19,5 @@ internal static class SafetensorsTestFile
         var offsets = entry.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         var data = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(8 + headerLength + offsets[0], offsets[1] - offsets[0])).ToArray();
         return (shape, data);
-    }
-
-    /// <summary>Writes one F32 tensor.</summary>
-    public static void WriteF32(string path, string name, long[] shape, float[] data)
-    {
-        var header = JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            [name] = new { dtype = "F32", shape, data_offsets = new long[] { 0, data.Length * 4L } },
-        });
-        header += new string(' ', (8 - (header.Length % 8)) % 8);
-        using var file = File.Create(path);
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-        file.Write(length);
-        file.Write(Encoding.ASCII.GetBytes(header));
-        file.Write(MemoryMarshal.AsBytes(data.AsSpan()));
     }
 }

@@ -68,7 +68,7 @@ public sealed class TinySearchIndex : IAsyncLifetime
         }
 
         var input = Path.Combine(Root, "input.safetensors");
-        SafetensorsTestFile.WriteF32(input, "video", [videos.Count, 12, 3, 224, 224], [.. frames]);
+        TempMe.Pipeline.Encoder.Internal.SafeTensorsWriter.Write(input, [TempMe.Pipeline.Encoder.Internal.SafeTensorsWriter.Tensor.F32("video", [videos.Count, 12, 3, 224, 224], [.. frames])]);
         var output = Path.Combine(Root, "embedded.safetensors");
         var embedded = await TempmeCli.RunAsync(Limit, "embed-tensor", "--weights", Weights, "--input", input, "--output", output,
             "--vocab", Vocab, "--vision-heads", "2", "--text-heads", "2", "--clip-layers", "1,2,3", "--text", Query);

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using TempMe.Pipeline.Indexing.Output;
 
-namespace TempMe.Pipeline.Silo;
+namespace TempMe.Pipeline.Dashboard;
 
 /// <summary>
 /// The query of <c>GET /api/jobs/{id}/failures</c>: <c>limit</c> (1..<see cref="MaxLimit"/>, default <see cref="DefaultLimit"/>
