@@ -60,8 +60,50 @@ internal sealed record FailurePaging(int? Limit, long After, bool JsonLines)
     public string NextLink(HttpRequest request, long lastVideoId) =>
         $"<{request.PathBase}{request.Path}?limit={Limit}&after={lastVideoId}>; rel=\"next\"";
 
+    /// <summary>
+    /// The answer to this query over <paramref name="readPage"/> (at most <c>size</c> rows with a video id above
+    /// <c>after</c>, in id order): a JSON page, with <c>Link: rel="next"</c> when it is full, or for JSONL every row
+    /// from <see cref="After"/> on, read and written a page at a time so memory stays flat however many videos failed.
+    /// </summary>
+    public async Task<IResult> AnswerAsync(HttpContext context, Func<long, int, CancellationToken, Task<IReadOnlyList<(long VideoId, FailureRow Row)>>> readPage)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(readPage);
+        if (JsonLines)
+        {
+            return Results.Stream(body => StreamLinesAsync(body, readPage, context.RequestAborted), "application/jsonl");
+        }
+
+        var rows = await readPage(After, Limit!.Value, context.RequestAborted);
+        if (rows.Count == Limit)
+        {
+            context.Response.Headers.Link = NextLink(context.Request, rows[^1].VideoId);
+        }
+
+        return Results.Json(rows.Select(r => r.Row).ToList(), ApiJson.Options);
+    }
+
+    private async Task StreamLinesAsync(Stream body, Func<long, int, CancellationToken, Task<IReadOnlyList<(long VideoId, FailureRow Row)>>> readPage, CancellationToken cancellationToken)
+    {
+        var after = After;
+        var left = Limit ?? long.MaxValue;
+        while (left > 0)
+        {
+            var size = (int)Math.Min(StreamPage, left);
+            var page = await readPage(after, size, cancellationToken);
+            await WriteLinesAsync(body, page.Select(r => r.Row), ApiJson.Options, cancellationToken);
+            if (page.Count < size)
+            {
+                break;
+            }
+
+            after = page[^1].VideoId;
+            left -= page.Count;
+        }
+    }
+
     /// <summary>Writes one JSON line per row.</summary>
-    public static async Task WriteLinesAsync(Stream body, IEnumerable<FailureRow> rows, JsonSerializerOptions options, CancellationToken cancellationToken)
+    private static async Task WriteLinesAsync(Stream body, IEnumerable<FailureRow> rows, JsonSerializerOptions options, CancellationToken cancellationToken)
     {
         foreach (var row in rows)
         {

@@ -64,7 +64,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
         var app = builder.Build();
         app.MapTempMeDefaults();
         DashboardEndpoints.Map(app);
-        app.MapGet("/api/jobs/{id}/failures", (string id, HttpContext context) => dashboard.Failures(id, context));
+        app.MapGet("/api/jobs/{id}/failures", (string id, HttpContext context) => dashboard.FailuresAsync(id, context));
         app.MapGet("/api/jobs/{id}/search", (string id, HttpContext context, CancellationToken ct) => dashboard.SearchAsync(id, context, ct));
         app.MapGet("/api/jobs/{id}/thumbnails/{file}", (string id, string file, HttpContext context, CancellationToken ct) => dashboard.ThumbnailAsync(id, file, context, ct));
         dashboard.Publish();
@@ -274,7 +274,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
         return rows;
     }
 
-    private IResult Failures(string id, HttpContext context)
+    private async Task<IResult> FailuresAsync(string id, HttpContext context)
     {
         var (paging, problem) = FailurePaging.Parse(context.Request);
         if (problem is not null)
@@ -287,36 +287,7 @@ internal sealed class IndexDashboard : IAsyncDisposable
             return Results.Problem(title: "job not found", detail: $"This dashboard shows one run, '{JobId}'; there is no job '{id}'.", statusCode: StatusCodes.Status404NotFound);
         }
 
-        if (paging!.JsonLines)
-        {
-            // Streamed a page at a time, like the silo's: memory stays flat however many videos failed.
-            return Results.Stream(async body =>
-            {
-                var after = paging.After;
-                var left = paging.Limit ?? long.MaxValue;
-                while (left > 0)
-                {
-                    var size = (int)Math.Min(FailurePaging.StreamPage, left);
-                    var page = ReadFailures(after, size);
-                    await FailurePaging.WriteLinesAsync(body, page.Select(r => r.Row), ApiJson.Options, context.RequestAborted);
-                    if (page.Count < size)
-                    {
-                        break;
-                    }
-
-                    after = page[^1].Id;
-                    left -= page.Count;
-                }
-            }, "application/jsonl");
-        }
-
-        var rows = ReadFailures(paging.After, paging.Limit!.Value);
-        if (rows.Count == paging.Limit)
-        {
-            context.Response.Headers.Link = paging.NextLink(context.Request, rows[^1].Id);
-        }
-
-        return Results.Json(rows.Select(r => r.Row).ToList(), ApiJson.Options);
+        return await paging!.AnswerAsync(context, (after, limit, _) => Task.FromResult<IReadOnlyList<(long, FailureRow)>>(ReadFailures(after, limit)));
     }
 
     /// <summary>Final failures with a video id above <paramref name="after"/>, in id order (keyset paging).</summary>

@@ -361,59 +361,22 @@ internal sealed partial class ClipTokenizer
         return list;
     }
 
+    /// <summary>The byte-level alphabet's characters in vocabulary order: the printable bytes first, then the rest in byte order.</summary>
     private static List<string> BytesToUnicodeInOrder()
     {
-        var bs = new List<int>();
-        for (var b = '!'; b <= '~'; b++)
-        {
-            bs.Add(b);
-        }
-
-        for (var b = '¡'; b <= '¬'; b++)
-        {
-            bs.Add(b);
-        }
-
-        for (var b = '®'; b <= 'ÿ'; b++)
-        {
-            bs.Add(b);
-        }
-
-        var cs = new List<int>(bs);
-        var n = 0;
-        for (var b = 0; b < 256; b++)
-        {
-            if (!bs.Contains(b))
-            {
-                bs.Add(b);
-                cs.Add(256 + n);
-                n++;
-            }
-        }
-
-        return cs.Select(c => ((char)c).ToString()).ToList();
+        var printable = PrintableBytes();
+        var map = BytesToUnicode();
+        return [.. printable.Select(b => map[b]), .. Enumerable.Range(0, 256).Where(b => !printable.Contains(b)).Select(b => map[b])];
     }
 
+    /// <summary>
+    /// The byte-level alphabet (GPT-2's, which CLIP uses): a printable byte stands for itself, each of the other 68 bytes
+    /// gets a code point from 256 on, in byte order, so every byte string is a string of visible characters.
+    /// </summary>
     private static string[] BytesToUnicode()
     {
-        var bs = new List<int>();
-        for (var b = '!'; b <= '~'; b++)
-        {
-            bs.Add(b);
-        }
-
-        for (var b = '¡'; b <= '¬'; b++)
-        {
-            bs.Add(b);
-        }
-
-        for (var b = '®'; b <= 'ÿ'; b++)
-        {
-            bs.Add(b);
-        }
-
         var map = new string[256];
-        foreach (var b in bs)
+        foreach (var b in PrintableBytes())
         {
             map[b] = ((char)b).ToString();
         }
@@ -429,6 +392,28 @@ internal sealed partial class ClipTokenizer
         }
 
         return map;
+    }
+
+    /// <summary>The bytes that stand for themselves: '!'..'~', '¡'..'¬' and '®'..'ÿ', in that order.</summary>
+    private static List<int> PrintableBytes()
+    {
+        var bytes = new List<int>();
+        for (var b = '!'; b <= '~'; b++)
+        {
+            bytes.Add(b);
+        }
+
+        for (var b = '¡'; b <= '¬'; b++)
+        {
+            bytes.Add(b);
+        }
+
+        for (var b = '®'; b <= 'ÿ'; b++)
+        {
+            bytes.Add(b);
+        }
+
+        return bytes;
     }
 
     [GeneratedRegex(@"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]

@@ -34,4 +34,18 @@ public sealed class IndexStorageException : Exception
             _ => null,
         };
     }
+
+    /// <summary>Runs <paramref name="work"/>; a storage failure in <paramref name="outputFolder"/> comes out as an <see cref="IndexStorageException"/> that names it.</summary>
+    public static async Task<T> TranslateAsync<T>(string outputFolder, Func<Task<T>> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        try
+        {
+            return await work();
+        }
+        catch (Exception e) when (e is not IndexStorageException && From(e, outputFolder) is { } storage)
+        {
+            throw storage;
+        }
+    }
 }

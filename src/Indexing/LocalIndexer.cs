@@ -43,15 +43,11 @@ public static class LocalIndexer
             return null;
         }
 
-        try
+        return await IndexStorageException.TranslateAsync(outputFolder, async () =>
         {
             await using var ledger = await SqliteLedger.OpenAsync(path, cancellationToken: cancellationToken);
             return await ledger.ReadJobAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is not IndexStorageException && IndexStorageException.From(e, outputFolder) is { } storage)
-        {
-            throw storage;
-        }
+        });
     }
 
     /// <summary>
@@ -69,16 +65,12 @@ public static class LocalIndexer
         Action<PipelineCounters, LedgerCounts>? onStarted,
         CancellationToken cancellationToken)
     {
-        try
+        return await IndexStorageException.TranslateAsync(request.OutputFolder, async () =>
         {
             // Held for the whole run: a second run on the folder would reclaim this one's leases as abandoned.
             using var folderLock = OutputFolderLock.Acquire(request.OutputFolder);
             return await RunLockedAsync(request, encoder, sampler, output, onStarted, cancellationToken);
-        }
-        catch (Exception e) when (e is not IndexStorageException && IndexStorageException.From(e, request.OutputFolder) is { } storage)
-        {
-            throw storage;
-        }
+        });
     }
 
     private static async Task<LocalIndexSummary> RunLockedAsync(

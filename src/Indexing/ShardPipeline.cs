@@ -70,134 +70,13 @@ public sealed class ShardPipeline
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var token = stop.Token;
-        var videos = Channel.CreateBounded<VideoJob>(new BoundedChannelOptions(Math.Max(2, _options.Decoders * 2)) { SingleReader = false, SingleWriter = true });
-        var decoded = Channel.CreateBounded<DecodedVideo>(new BoundedChannelOptions(Math.Max(2, _options.BatchSize * 2)) { SingleReader = true });
         if (Interlocked.Exchange(ref _started, 1) != 0)
         {
             throw new InvalidOperationException("A ShardPipeline runs once; create a new one for another run.");
         }
 
-        var finished = _finished;
-        var active = new ConcurrentDictionary<long, ShardWork>();
-        using var slots = new SemaphoreSlim(Math.Max(1, _options.ShardsInFlight));
-        using var shardDone = new SemaphoreSlim(0);
-
-        async Task ClaimLoop()
-        {
-            try
-            {
-                while (!token.IsCancellationRequested)
-                {
-                    await slots.WaitAsync(token);
-
-                    // Idle only if nothing was held before this claim: a shard finishing during the claim may have been
-                    // requeued with retries, and the claim did not see it.
-                    var heldNothing = active.IsEmpty;
-                    var lease = await _ledger.ClaimShardAsync(_options.WorkerId, _options.Lease, token);
-                    if (lease is null)
-                    {
-                        slots.Release();
-                        if (_options.StopWhenIdle && heldNothing)
-                        {
-                            return;
-                        }
-
-                        // Wait for a running shard to finish (it may requeue retryable videos) or for new work to appear.
-                        await shardDone.WaitAsync(active.IsEmpty ? _options.IdlePoll : Timeout.InfiniteTimeSpan, token);
-                        continue;
-                    }
-
-                    var work = new ShardWork(lease, token);
-                    work.Heartbeat = Heartbeat(work, work.HeartbeatStop.Token);
-                    active[lease.ShardId] = work;
-                    Counters.AddClaimed(lease.Videos.Count);
-                    if (lease.Videos.Count == 0)
-                    {
-                        await finished.Writer.WriteAsync(work, token);
-                    }
-
-                    for (var i = 0; i < lease.Videos.Count; i++)
-                    {
-                        await videos.Writer.WriteAsync(new VideoJob(work, i), token);
-                    }
-                }
-            }
-            finally
-            {
-                videos.Writer.TryComplete();
-            }
-        }
-
-        async Task DecodeLoop()
-        {
-            await foreach (var job in videos.Reader.ReadAllAsync(token))
-            {
-                var prepared = await PrepareAsync(job, token);
-                if (prepared is not null)
-                {
-                    await decoded.Writer.WriteAsync(prepared, token);
-                }
-            }
-        }
-
-        async Task EncodeLoop()
-        {
-            var batch = new List<DecodedVideo>(_options.BatchSize);
-            var input = new float[checked(_options.BatchSize * _sampling.FloatsPerVideo)];
-            var output = new float[_options.BatchSize * _encoder.EmbeddingSize];
-            while (await decoded.Reader.WaitToReadAsync(token))
-            {
-                batch.Clear();
-                while (batch.Count < _options.BatchSize && decoded.Reader.TryRead(out var item))
-                {
-                    batch.Add(item);
-                }
-
-                await EncodeBatchAsync(batch, input, output, token);
-            }
-        }
-
-        async Task FinishLoop()
-        {
-            await foreach (var work in finished.Reader.ReadAllAsync(token))
-            {
-                await FinishShardAsync(work, token);
-                active.TryRemove(work.Lease.ShardId, out _);
-                slots.Release();
-                shardDone.Release();
-            }
-        }
-
-        var claimer = Task.Run(ClaimLoop, token);
-        var decoders = Enumerable.Range(0, Math.Max(1, _options.Decoders)).Select(_ => Task.Run(DecodeLoop, token)).ToArray();
-        var decodersDone = Task.Run(async () =>
-        {
-            try
-            {
-                await Task.WhenAll(decoders);
-            }
-            finally
-            {
-                decoded.Writer.TryComplete();
-            }
-        }, token);
-        var encoding = Task.Run(EncodeLoop, token);
-        var finisher = Task.Run(FinishLoop, token);
-        var completion = Task.Run(async () =>
-        {
-            try
-            {
-                await Task.WhenAll(claimer, decodersDone, encoding);
-            }
-            finally
-            {
-                finished.Writer.TryComplete();
-            }
-        }, token);
-
-        Task[] stages = [claimer, decodersDone, encoding, completion, finisher];
+        using var run = new PipelineRun(_options, cancellationToken);
+        var stages = StartStages(run);
         try
         {
             await UntilAllDoneOrOneFailsAsync(stages, cancellationToken);
@@ -205,15 +84,141 @@ public sealed class ShardPipeline
         catch
         {
             // The first failed stage stops the others: a stage left waiting on one that died would wait forever.
-            await stop.CancelAsync();
+            await run.Stop.CancelAsync();
             await Task.WhenAll(stages.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
-            foreach (var work in active.Values)
+            foreach (var work in run.Active.Values)
             {
                 // Hand back what we could not finish: its finished videos are recorded and will not be recomputed.
                 await TryReleaseAsync(work.Lease);
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts the stages of a run: one claimer, <see cref="ShardPipelineOptions.Decoders"/> decoders, one encoder and
+    /// one finisher. Each stage completes the queue it writes when it ends, so the next stage drains it and ends too.
+    /// </summary>
+    private Task[] StartStages(PipelineRun run)
+    {
+        var token = run.Token;
+        var claimer = Task.Run(() => ClaimLoopAsync(run), token);
+        var decoders = Enumerable.Range(0, Math.Max(1, _options.Decoders)).Select(_ => Task.Run(() => DecodeLoopAsync(run), token)).ToArray();
+        var decodersDone = CompleteWhenDoneAsync(Task.WhenAll(decoders), () => run.Decoded.Writer.TryComplete(), token);
+        var encoding = Task.Run(() => EncodeLoopAsync(run), token);
+        var finisher = Task.Run(() => FinishLoopAsync(run), token);
+        var completion = CompleteWhenDoneAsync(Task.WhenAll(claimer, decodersDone, encoding), () => _finished.Writer.TryComplete(), token);
+        return [claimer, decodersDone, encoding, completion, finisher];
+    }
+
+    private static Task CompleteWhenDoneAsync(Task stages, Action complete, CancellationToken token) => Task.Run(async () =>
+    {
+        try
+        {
+            await stages;
+        }
+        finally
+        {
+            complete();
+        }
+    }, token);
+
+    /// <summary>Claims shards while a slot is free and queues their videos for the decoders.</summary>
+    private async Task ClaimLoopAsync(PipelineRun run)
+    {
+        var token = run.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await run.Slots.WaitAsync(token);
+
+                // Idle only if nothing was held before this claim: a shard finishing during the claim may have been
+                // requeued with retries, and the claim did not see it.
+                var heldNothing = run.Active.IsEmpty;
+                var lease = await _ledger.ClaimShardAsync(_options.WorkerId, _options.Lease, token);
+                if (lease is null)
+                {
+                    run.Slots.Release();
+                    if (_options.StopWhenIdle && heldNothing)
+                    {
+                        return;
+                    }
+
+                    // Wait for a running shard to finish (it may requeue retryable videos) or for new work to appear.
+                    await run.ShardDone.WaitAsync(run.Active.IsEmpty ? _options.IdlePoll : Timeout.InfiniteTimeSpan, token);
+                    continue;
+                }
+
+                await QueueShardAsync(run, lease);
+            }
+        }
+        finally
+        {
+            run.Videos.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Starts a claimed shard's heartbeat and queues its videos (a shard without videos goes straight to finishing).</summary>
+    private async Task QueueShardAsync(PipelineRun run, ShardLease lease)
+    {
+        var token = run.Token;
+        var work = new ShardWork(lease, token);
+        work.Heartbeat = Heartbeat(work, work.HeartbeatStop.Token);
+        run.Active[lease.ShardId] = work;
+        Counters.AddClaimed(lease.Videos.Count);
+        if (lease.Videos.Count == 0)
+        {
+            await _finished.Writer.WriteAsync(work, token);
+        }
+
+        for (var i = 0; i < lease.Videos.Count; i++)
+        {
+            await run.Videos.Writer.WriteAsync(new VideoJob(work, i), token);
+        }
+    }
+
+    /// <summary>One decoder: fetches, hashes and decodes queued videos (a cached or failed one settles here and goes no further).</summary>
+    private async Task DecodeLoopAsync(PipelineRun run)
+    {
+        await foreach (var job in run.Videos.Reader.ReadAllAsync(run.Token))
+        {
+            var prepared = await PrepareAsync(job, run.Token);
+            if (prepared is not null)
+            {
+                await run.Decoded.Writer.WriteAsync(prepared, run.Token);
+            }
+        }
+    }
+
+    /// <summary>The encoder: takes up to a batch of decoded videos at a time, into buffers reused for the whole run.</summary>
+    private async Task EncodeLoopAsync(PipelineRun run)
+    {
+        var batch = new List<DecodedVideo>(_options.BatchSize);
+        var input = new float[checked(_options.BatchSize * _sampling.FloatsPerVideo)];
+        var output = new float[_options.BatchSize * _encoder.EmbeddingSize];
+        while (await run.Decoded.Reader.WaitToReadAsync(run.Token))
+        {
+            batch.Clear();
+            while (batch.Count < _options.BatchSize && run.Decoded.Reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+
+            await EncodeBatchAsync(batch, input, output, run.Token);
+        }
+    }
+
+    /// <summary>The finisher: writes each settled shard's part, completes it and frees its slot for the next claim.</summary>
+    private async Task FinishLoopAsync(PipelineRun run)
+    {
+        await foreach (var work in _finished.Reader.ReadAllAsync(run.Token))
+        {
+            await FinishShardAsync(work, run.Token);
+            run.Active.TryRemove(work.Lease.ShardId, out _);
+            run.Slots.Release();
+            run.ShardDone.Release();
         }
     }
 
@@ -267,66 +272,28 @@ public sealed class ShardPipeline
     /// <summary>Resolves a video without the encoder when possible; returns the decoded frames otherwise.</summary>
     private async Task<DecodedVideo?> PrepareAsync(VideoJob job, CancellationToken cancellationToken)
     {
-        var video = job.Video;
-        if (job.Work.IsLost)
+        if (await TrySettleBeforeFetchAsync(job, cancellationToken))
         {
-            Abandon(job);
-            return null;
-        }
-
-        if (video.State == VideoState.Failed)
-        {
-            Complete(job, new VideoResult
-            {
-                VideoId = video.VideoId, Source = video.Source, ContentSha256 = video.ContentSha256,
-                ErrorCode = video.ErrorCode ?? ErrorCodes.Internal, Message = video.ErrorMessage, Attempted = false,
-            });
-            return null;
-        }
-
-        if (video.State == VideoState.Done && video.ContentSha256 is { } knownSha
-            && await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, knownSha, cancellationToken) is { } known)
-        {
-            Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = knownSha, Embedding = known, Reused = true, Attempted = false, Thumbnail = await ExistingThumbnailAsync(knownSha, cancellationToken) });
             return null;
         }
 
         var clock = Stopwatch.StartNew();
-        ILocalVideo local;
-        try
+        if (await TryFetchAsync(job, clock, cancellationToken) is not { } local)
         {
-            local = await _fetcher.FetchAsync(video.Source, cancellationToken);
-        }
-        catch (FileNotFoundException e)
-        {
-            Complete(job, Failure(video, ErrorCodes.NotFound, e.Message, clock.Elapsed.TotalSeconds));
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HttpRequestException)
-        {
-            Complete(job, Failure(video, ErrorCodes.StorageFailed, e.Message, clock.Elapsed.TotalSeconds));
             return null;
         }
 
         await using (local)
         {
-            string sha;
-            try
+            if (await TryHashAsync(job, local, clock, cancellationToken) is not { } sha)
             {
-                sha = await ContentHash.OfFileAsync(local.Path, cancellationToken);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Complete(job, Failure(video, ErrorCodes.NotFound, $"cannot read {video.Source}: {e.Message}", clock.Elapsed.TotalSeconds));
                 return null;
             }
 
             var fetchSeconds = clock.Elapsed.TotalSeconds;
             Counters.AddFetch(fetchSeconds);
-
-            if (await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, sha, cancellationToken) is { } cached)
+            if (await TrySettleFromCacheAsync(job, sha, cancellationToken))
             {
-                Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = sha, Embedding = cached, Reused = true, Thumbnail = await ExistingThumbnailAsync(sha, cancellationToken) });
                 return null;
             }
 
@@ -336,43 +303,138 @@ public sealed class ShardPipeline
                 return null;
             }
 
-            // Another copy of the same content is already on its way through the encoder: share its result.
-            var leader = new TaskCompletionSource<VideoResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var existing = _inFlightContent.GetOrAdd(sha, leader);
-            if (existing != leader)
-            {
-                _ = existing.Task.ContinueWith(
-                    t => Complete(job, t.Result with { VideoId = video.VideoId, Source = video.Source, Reused = t.Result.Succeeded, DecodeSeconds = 0, EncodeSeconds = 0 }),
-                    CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-                return null;
-            }
-
-            FrameSample sample;
-            try
-            {
-                sample = await _sampler.SampleAsync(local.Path, _sampling, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                _inFlightContent.TryRemove(sha, out _);
-                leader.TrySetCanceled(cancellationToken);
-                throw;
-            }
-
-            var decodeSeconds = clock.Elapsed.TotalSeconds;
-            PipelineMetrics.DecodeSeconds.Record(decodeSeconds - fetchSeconds);
-            if (!sample.Succeeded)
-            {
-                var failed = Failure(video, sample.ErrorCode ?? ErrorCodes.Internal, sample.Message ?? "decoding failed", decodeSeconds) with { ContentSha256 = sha };
-                CompleteLeader(job, sha, failed);
-                return null;
-            }
-
-            // Written here, by the decoders and before the part that lists the video exists, so a listed row's
-            // thumbnail is already in the store; the encoder never waits for it.
-            var thumbnail = await WriteThumbnailAsync(sha, sample, cancellationToken);
-            return new DecodedVideo(job, sha, sample, decodeSeconds, thumbnail);
+            return LeadOrFollow(job, sha) is { } leader
+                ? await DecodeAsync(job, local, sha, leader, clock, fetchSeconds, cancellationToken)
+                : null;
         }
+    }
+
+    /// <summary>Settles a video its shard's lease or the ledger already decided: lost lease, final failure, or a known embedding.</summary>
+    private async Task<bool> TrySettleBeforeFetchAsync(VideoJob job, CancellationToken cancellationToken)
+    {
+        var video = job.Video;
+        if (job.Work.IsLost)
+        {
+            Abandon(job);
+            return true;
+        }
+
+        if (video.State == VideoState.Failed)
+        {
+            Complete(job, new VideoResult
+            {
+                VideoId = video.VideoId, Source = video.Source, ContentSha256 = video.ContentSha256,
+                ErrorCode = video.ErrorCode ?? ErrorCodes.Internal, Message = video.ErrorMessage, Attempted = false,
+            });
+            return true;
+        }
+
+        if (video.State == VideoState.Done && video.ContentSha256 is { } knownSha
+            && await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, knownSha, cancellationToken) is { } known)
+        {
+            Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = knownSha, Embedding = known, Reused = true, Attempted = false, Thumbnail = await ExistingThumbnailAsync(knownSha, cancellationToken) });
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The video as a local file; null when it cannot be had (the failure is recorded as its result).</summary>
+    private async Task<ILocalVideo?> TryFetchAsync(VideoJob job, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var video = job.Video;
+        try
+        {
+            return await _fetcher.FetchAsync(video.Source, cancellationToken);
+        }
+        catch (FileNotFoundException e)
+        {
+            Complete(job, Failure(video, ErrorCodes.NotFound, e.Message, clock.Elapsed.TotalSeconds));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HttpRequestException)
+        {
+            Complete(job, Failure(video, ErrorCodes.StorageFailed, e.Message, clock.Elapsed.TotalSeconds));
+        }
+
+        return null;
+    }
+
+    /// <summary>The file's SHA-256; null when it cannot be read (recorded as <c>not_found</c>).</summary>
+    private async Task<string?> TryHashAsync(VideoJob job, ILocalVideo local, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ContentHash.OfFileAsync(local.Path, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Complete(job, Failure(job.Video, ErrorCodes.NotFound, $"cannot read {job.Video.Source}: {e.Message}", clock.Elapsed.TotalSeconds));
+            return null;
+        }
+    }
+
+    /// <summary>Settles the video with the embedding its content already has, if it has one.</summary>
+    private async Task<bool> TrySettleFromCacheAsync(VideoJob job, string sha, CancellationToken cancellationToken)
+    {
+        if (await _ledger.FindEmbeddingAsync(job.Work.Lease.JobId, sha, cancellationToken) is not { } cached)
+        {
+            return false;
+        }
+
+        var video = job.Video;
+        Complete(job, new VideoResult { VideoId = video.VideoId, Source = video.Source, ContentSha256 = sha, Embedding = cached, Reused = true, Thumbnail = await ExistingThumbnailAsync(sha, cancellationToken) });
+        return true;
+    }
+
+    /// <summary>
+    /// Makes this video the one that decodes and encodes its content (returns the promise its copies wait on), or, when
+    /// another copy is already on its way through the encoder, settles it with that copy's result later (returns null).
+    /// </summary>
+    private TaskCompletionSource<VideoResult>? LeadOrFollow(VideoJob job, string sha)
+    {
+        var leader = new TaskCompletionSource<VideoResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var existing = _inFlightContent.GetOrAdd(sha, leader);
+        if (existing == leader)
+        {
+            return leader;
+        }
+
+        var video = job.Video;
+        _ = existing.Task.ContinueWith(
+            t => Complete(job, t.Result with { VideoId = video.VideoId, Source = video.Source, Reused = t.Result.Succeeded, DecodeSeconds = 0, EncodeSeconds = 0 }),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        return null;
+    }
+
+    /// <summary>Decodes the leading copy of a content and writes its thumbnail; a decode failure settles it and its copies.</summary>
+    private async Task<DecodedVideo?> DecodeAsync(
+        VideoJob job, ILocalVideo local, string sha, TaskCompletionSource<VideoResult> leader, Stopwatch clock, double fetchSeconds, CancellationToken cancellationToken)
+    {
+        FrameSample sample;
+        try
+        {
+            sample = await _sampler.SampleAsync(local.Path, _sampling, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            _inFlightContent.TryRemove(sha, out _);
+            leader.TrySetCanceled(cancellationToken);
+            throw;
+        }
+
+        var decodeSeconds = clock.Elapsed.TotalSeconds;
+        PipelineMetrics.DecodeSeconds.Record(decodeSeconds - fetchSeconds);
+        if (!sample.Succeeded)
+        {
+            var failed = Failure(job.Video, sample.ErrorCode ?? ErrorCodes.Internal, sample.Message ?? "decoding failed", decodeSeconds) with { ContentSha256 = sha };
+            CompleteLeader(job, sha, failed);
+            return null;
+        }
+
+        // Written here, by the decoders and before the part that lists the video exists, so a listed row's
+        // thumbnail is already in the store; the encoder never waits for it.
+        var thumbnail = await WriteThumbnailAsync(sha, sample, cancellationToken);
+        return new DecodedVideo(job, sha, sample, decodeSeconds, thumbnail);
     }
 
     private async Task EncodeBatchAsync(List<DecodedVideo> batch, float[] input, float[] output, CancellationToken cancellationToken)
@@ -576,6 +638,46 @@ public sealed class ShardPipeline
         VideoId = video.VideoId, Source = video.Source, ContentSha256 = video.ContentSha256,
         ErrorCode = code, Message = message, DecodeSeconds = decodeSeconds,
     };
+
+    /// <summary>What one run's stages share: its queues, its shards in hand and the slots that bound them.</summary>
+    private sealed class PipelineRun : IDisposable
+    {
+        public PipelineRun(ShardPipelineOptions options, CancellationToken cancellationToken)
+        {
+            Stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Token = Stop.Token;
+            Videos = Channel.CreateBounded<VideoJob>(new BoundedChannelOptions(Math.Max(2, options.Decoders * 2)) { SingleReader = false, SingleWriter = true });
+            Decoded = Channel.CreateBounded<DecodedVideo>(new BoundedChannelOptions(Math.Max(2, options.BatchSize * 2)) { SingleReader = true });
+            Slots = new SemaphoreSlim(Math.Max(1, options.ShardsInFlight));
+        }
+
+        /// <summary>Cancels every stage (the caller's token, or the first stage failure).</summary>
+        public CancellationTokenSource Stop { get; }
+
+        public CancellationToken Token { get; }
+
+        /// <summary>Videos of claimed shards waiting for a decoder (2 × decoders).</summary>
+        public Channel<VideoJob> Videos { get; }
+
+        /// <summary>Decoded videos waiting for the encoder (2 × batch).</summary>
+        public Channel<DecodedVideo> Decoded { get; }
+
+        /// <summary>Shards claimed and not yet finished, by shard id.</summary>
+        public ConcurrentDictionary<long, ShardWork> Active { get; } = new();
+
+        /// <summary>One per shard in flight: a claim takes one, finishing a shard gives it back.</summary>
+        public SemaphoreSlim Slots { get; }
+
+        /// <summary>Released when a shard finishes, so an idle claimer looks again at once.</summary>
+        public SemaphoreSlim ShardDone { get; } = new(0);
+
+        public void Dispose()
+        {
+            Slots.Dispose();
+            ShardDone.Dispose();
+            Stop.Dispose();
+        }
+    }
 
     private sealed record VideoJob(ShardWork Work, int Index)
     {

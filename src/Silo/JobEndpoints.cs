@@ -74,36 +74,9 @@ internal static class JobEndpoints
             return NotFound(id);
         }
 
-        if (paging!.JsonLines)
-        {
-            // Streamed from the ledger a page at a time: memory stays flat and no connection is held while the client reads.
-            return Results.Stream(async body =>
-            {
-                var after = paging.After;
-                var left = paging.Limit ?? long.MaxValue;
-                while (left > 0)
-                {
-                    var size = (int)Math.Min(FailurePaging.StreamPage, left);
-                    var page = await ledger.ListFailuresPageAsync(id, after, size, ct);
-                    await FailurePaging.WriteLinesAsync(body, page.Select(r => Row(r.Failure)), ApiJson.Options, ct);
-                    if (page.Count < size)
-                    {
-                        break;
-                    }
-
-                    after = page[^1].VideoId;
-                    left -= page.Count;
-                }
-            }, "application/jsonl");
-        }
-
-        var rows = await ledger.ListFailuresPageAsync(id, paging.After, paging.Limit!.Value, ct);
-        if (rows.Count == paging.Limit)
-        {
-            context.Response.Headers.Link = paging.NextLink(context.Request, rows[^1].VideoId);
-        }
-
-        return Results.Json(rows.Select(r => Row(r.Failure)).ToList(), ApiJson.Options);
+        // Each page is its own ledger call: no connection is held while the client reads.
+        return await paging!.AnswerAsync(context, async (after, limit, token) =>
+            (await ledger.ListFailuresPageAsync(id, after, limit, token)).Select(r => (r.VideoId, Row(r.Failure))).ToList());
     }
 
     /// <summary>Text search over a finished job's output, with the job's model.</summary>

@@ -1,4 +1,3 @@
-using System.Net;
 using TempMe.Pipeline.Testing;
 
 namespace TempMe.Pipeline.Dashboard.Tests;
@@ -67,6 +66,13 @@ public sealed class DashboardFixture : IDisposable
         ["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "1", "--concurrency", "1", "--batch", "2", "--worker-id", id, "--health-urls", $"http://127.0.0.1:{healthPort}"],
         new Dictionary<string, string?> { ["TEMPME_DB"] = null });
 
+    /// <summary>
+    /// A cluster with nothing started yet, on <paramref name="database"/> (a fresh database when null); its silos start
+    /// with <see cref="StartSilo"/> and its workers with <see cref="StartWorker"/> on a free health port unless told otherwise.
+    /// </summary>
+    public TestCluster NewCluster(string? database = null, Func<string, int, TempmeProcess>? silo = null, Func<string, string, TempmeProcess>? worker = null) =>
+        new(database ?? CreateDatabase(), silo ?? StartSilo, worker ?? ((db, id) => StartWorker(db, id, FreePort())));
+
     /// <summary>Stops PostgreSQL (fast shutdown).</summary>
     public void StopPostgres() => Postgres.Stop();
 
@@ -75,36 +81,6 @@ public sealed class DashboardFixture : IDisposable
 
     /// <summary>A free loopback port.</summary>
     public static int FreePort() => TestEnvironment.FreePort();
-
-    /// <summary>Polls <paramref name="url"/> until it answers <paramref name="status"/>; fails with the processes' output.</summary>
-    public static async Task WaitStatusAsync(HttpClient http, string url, HttpStatusCode status, TimeSpan timeout, params TempmeProcess[] processes)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        var last = "no answer";
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                using var response = await http.GetAsync(url);
-                last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
-                if (response.StatusCode == status)
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                last = e.Message;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"{url} did not answer {(int)status} within {timeout}; last: {last}\n{Dump(processes)}");
-    }
-
-    public static string Dump(IEnumerable<TempmeProcess> processes) =>
-        string.Join("\n", processes.Select(p => $"--- tempme {p.Name} (exited: {p.HasExited}) ---\n{p.Output}"));
 
     public void Dispose()
     {

@@ -16,14 +16,12 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
     [Fact]
     public async Task Dashboard_follows_a_job_to_100_percent_live_shows_its_failures_and_exports_metrics()
     {
-        var db = fixture.CreateDatabase();
-        var siloPort = DashboardFixture.FreePort();
         var workerPort = DashboardFixture.FreePort();
-        using var silo = fixture.StartSilo(db, siloPort);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{siloPort}/"), Timeout = TimeSpan.FromSeconds(10) };
-        await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), silo);
-        using var worker = DashboardFixture.StartWorker(db, "dash-worker-1", workerPort);
-        await DashboardFixture.WaitStatusAsync(http, $"http://127.0.0.1:{workerPort}/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), silo, worker);
+        using var cluster = fixture.NewCluster(worker: (database, workerId) => DashboardFixture.StartWorker(database, workerId, workerPort));
+        var silo = await cluster.AddSiloAsync(readyTimeout: TimeSpan.FromSeconds(60));
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.Url + "/"), Timeout = TimeSpan.FromSeconds(10) };
+        var worker = cluster.AddWorker("dash-worker-1");
+        await TestCluster.WaitStatusAsync(http, $"http://127.0.0.1:{workerPort}/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), cluster.Processes);
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -63,7 +61,7 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
                 break;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"the page never reached 100% (saw {string.Join(" → ", seen)})\n{DashboardFixture.Dump([silo, worker])}");
+            Assert.True(DateTime.UtcNow < deadline, $"the page never reached 100% (saw {string.Join(" → ", seen)})\n{TestCluster.Dump([silo, worker])}");
             await Task.Delay(150);
         }
 
@@ -175,16 +173,16 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
     [Fact]
     public async Task Worker_readyz_is_503_while_postgres_is_down_and_200_after()
     {
-        var db = fixture.CreateDatabase();
         var port = DashboardFixture.FreePort();
-        using var worker = DashboardFixture.StartWorker(db, "dash-ready", port);
+        using var cluster = fixture.NewCluster(worker: (database, workerId) => DashboardFixture.StartWorker(database, workerId, port));
+        var worker = cluster.AddWorker("dash-ready");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
-        await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), worker);
+        await TestCluster.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), worker);
         Assert.Equal("ok", await http.GetStringAsync("healthz"));
         fixture.StopPostgres();
         try
         {
-            await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30), worker);
+            await TestCluster.WaitStatusAsync(http, "readyz", HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30), worker);
             Assert.Equal("ok", await http.GetStringAsync("healthz"));
             PrometheusText.Parse(await http.GetStringAsync("metrics"));
         }
@@ -193,7 +191,7 @@ public sealed class DashboardTests(DashboardFixture fixture, ITestOutputHelper o
             fixture.StartPostgres();
         }
 
-        await DashboardFixture.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(30), worker);
+        await TestCluster.WaitStatusAsync(http, "readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(30), worker);
         Assert.False(worker.HasExited, worker.Output);
     }
 

@@ -14,14 +14,15 @@ public sealed class PrometheusScrapeTests(DashboardFixture fixture)
     {
         // A password in the connection string (trust auth ignores it): it must not leak into a label (Npgsql names its pools).
         const string Password = "pw-never-in-metrics-7f3a";
-        var db = fixture.CreateDatabase() + $";Password={Password}";
-        var siloPort = DashboardFixture.FreePort();
         var workerPort = DashboardFixture.FreePort();
-        using var silo = fixture.StartSilo(db, siloPort);
-        using var worker = DashboardFixture.StartWorker(db, "prom-worker-1", workerPort);
+        using var cluster = fixture.NewCluster(
+            fixture.CreateDatabase() + $";Password={Password}", worker: (database, workerId) => DashboardFixture.StartWorker(database, workerId, workerPort));
+        var silo = cluster.StartSilo();
+        var siloPort = cluster.Port;
+        var worker = cluster.AddWorker("prom-worker-1");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        await DashboardFixture.WaitStatusAsync(http, $"http://127.0.0.1:{siloPort}/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), silo);
-        await DashboardFixture.WaitStatusAsync(http, $"http://127.0.0.1:{workerPort}/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), silo, worker);
+        await TestCluster.WaitStatusAsync(http, $"http://127.0.0.1:{siloPort}/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), cluster.Processes);
+        await TestCluster.WaitStatusAsync(http, $"http://127.0.0.1:{workerPort}/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(60), cluster.Processes);
 
         foreach (var (name, port) in new[] { ("silo", siloPort), ("worker", workerPort) })
         {
@@ -77,21 +78,22 @@ public sealed class PrometheusScrapeTests(DashboardFixture fixture)
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
             ["TEMPME_DB"] = null,
         };
-        var db = fixture.CreateDatabase();
-        var siloPort = DashboardFixture.FreePort();
-        using var silo = new TempmeProcess(
-            ["silo", "--db", db, "--urls", $"http://127.0.0.1:{siloPort}", "--allowed-roots", fixture.Root],
-            new Dictionary<string, string?>(otel) { ["TEMPME_API_TOKEN"] = DashboardFixture.Token });
+        using var cluster = fixture.NewCluster(
+            silo: (database, httpPort) => new TempmeProcess(
+                ["silo", "--db", database, "--urls", $"http://127.0.0.1:{httpPort}", "--allowed-roots", fixture.Root],
+                new Dictionary<string, string?>(otel) { ["TEMPME_API_TOKEN"] = DashboardFixture.Token }),
 
-        // No --health-urls: the worker has no web host, so its bare OTLP host is what exports.
-        using var worker = new TempmeProcess(["worker", "--db", db, "--worker-id", "otlp-worker-1"], otel);
+            // No --health-urls: the worker has no web host, so its bare OTLP host is what exports.
+            worker: (database, workerId) => new TempmeProcess(["worker", "--db", database, "--worker-id", workerId], otel));
+        var silo = cluster.StartSilo();
+        var worker = cluster.AddWorker("otlp-worker-1");
 
         Assert.True(
             await receiver.WaitForAsync("/v1/metrics", TimeSpan.FromSeconds(60), "tempme-silo", "tempme.queue.depth"),
-            $"no OTLP metrics with tempme.queue.depth from the silo ({receiver.Summary()})\n{DashboardFixture.Dump([silo])}");
+            $"no OTLP metrics with tempme.queue.depth from the silo ({receiver.Summary()})\n{TestCluster.Dump([silo])}");
         Assert.True(
             await receiver.WaitForAsync("/v1/metrics", TimeSpan.FromSeconds(60), "tempme-worker", "dotnet.gc.collections"),
-            $"no OTLP metrics from the worker ({receiver.Summary()})\n{DashboardFixture.Dump([worker])}");
+            $"no OTLP metrics from the worker ({receiver.Summary()})\n{TestCluster.Dump([worker])}");
         Assert.False(silo.HasExited, silo.Output);
         Assert.False(worker.HasExited, worker.Output);
     }

@@ -45,12 +45,10 @@ public sealed class AllowedRootsTests(DistributedFixture fixture) : IDisposable
         File.CreateSymbolicLink(Path.Combine(_inside, "linked-source"), _outside);
         File.CreateSymbolicLink(Path.Combine(_inside, "linked-out"), _outside);
 
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var worker = fixture.StartWorker(db, "worker-roots");
+        using var worker = cluster.AddWorker("worker-roots");
 
         // The source or output itself a link out of the root: refused at submit, naming the field.
         await AssertRefusedAsync(client, new { source = Path.Combine(_inside, "linked-source"), output = Path.Combine(_inside, "out0"), model = "random:vit-b32" }, "source");
@@ -88,11 +86,9 @@ public sealed class AllowedRootsTests(DistributedFixture fixture) : IDisposable
         using var impostor = new CapturingListener();
         var account = DistributedFixture.BlobEndpoint.TrimEnd('/').Split('/')[^1];
         var evil = $"http://127.0.0.1:{impostor.Port}/{account}/stolen/in";
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
 
         var detail = await AssertRefusedAsync(client, new { source = evil, output = DistributedFixture.Address("anycontainer", "out"), model = "random:vit-b32" }, "source");
         Assert.Contains("only sent to its own endpoint", detail, StringComparison.Ordinal);

@@ -12,11 +12,9 @@ public sealed class ApiTests(DistributedFixture fixture)
     [Fact]
     public async Task The_Orleans_dashboard_is_served_under_orleans_read_only_and_our_dashboard_stays_at_the_root()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var port = cluster.Port;
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
 
         using (var page = await client.Http.GetAsync("orleans"))
         {
@@ -42,11 +40,9 @@ public sealed class ApiTests(DistributedFixture fixture)
     [Fact]
     public async Task Bad_requests_get_problem_details_naming_the_field_and_changes_need_the_token()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         var good = new { source = DistributedFixture.Address("somecontainer", "in"), output = DistributedFixture.Address("somecontainer", "out"), model = "random:vit-b32" };
 
         using (var response = await client.Http.PostAsJsonAsync("api/jobs", good))
@@ -90,11 +86,9 @@ public sealed class ApiTests(DistributedFixture fixture)
     [Fact]
     public async Task A_silo_without_a_token_refuses_changes_and_says_how_to_set_one()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port, withToken: false);
+        using var cluster = await fixture.StartClusterAsync(silo: (database, httpPort) => fixture.StartSilo(database, httpPort, withToken: false));
+        var port = cluster.Port;
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         using var response = await Post(client, "api/jobs", new { source = "x", output = "y", model = "z" }, "anything");
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("TEMPME_API_TOKEN", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -103,11 +97,9 @@ public sealed class ApiTests(DistributedFixture fixture)
     [Fact]
     public async Task Readyz_is_503_while_postgres_is_down_and_200_after()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         fixture.StopPostgres();
         try
         {

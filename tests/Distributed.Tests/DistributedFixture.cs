@@ -88,6 +88,17 @@ public sealed class DistributedFixture : IDisposable
             .FirstOrDefault(p => p.StartsWith("BlobEndpoint=", StringComparison.OrdinalIgnoreCase))?["BlobEndpoint=".Length..]
         ?? "http://127.0.0.1:10000/devstoreaccount1";
 
+    /// <summary>A job over <c>in/</c> of <paramref name="container"/> into its <c>out/</c>, with the random ViT-B/32 at 12 frames.</summary>
+    public static object JobSpec(string container, int shardSize, int maxAttempts = 3) => new
+    {
+        source = Address(container, "in"),
+        output = Address(container, "out"),
+        model = "random:vit-b32",
+        frames = 12,
+        shardSize,
+        maxAttempts,
+    };
+
     /// <summary>Every source listed in the output's part files, with repeats.</summary>
     public async Task<List<string>> ReadOutputSourcesAsync(string container)
     {
@@ -154,6 +165,18 @@ public sealed class DistributedFixture : IDisposable
 
     public TempmeProcess StartWorker(string db, string id) =>
         Start(["worker", "--db", db, "--lease-seconds", "10", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);
+
+    /// <summary>
+    /// A cluster on a fresh database: <paramref name="silos"/> coordinators (started with <see cref="StartSilo"/> unless
+    /// <paramref name="silo"/> says otherwise), ready, then <paramref name="workers"/> workers (<see cref="StartWorker"/>).
+    /// </summary>
+    public Task<TestCluster> StartClusterAsync(
+        int silos = 1, int workers = 0, Func<string, int, TempmeProcess>? silo = null, Func<string, string, TempmeProcess>? worker = null, TimeSpan? readyTimeout = null) =>
+        TestCluster.StartAsync(CreateDatabase(), silo ?? ((db, port) => StartSilo(db, port)), worker ?? StartWorker, silos, workers, readyTimeout);
+
+    /// <summary>A cluster on a fresh database with nothing started yet, for tests that order the start-up themselves.</summary>
+    public TestCluster NewCluster(Func<string, int, TempmeProcess>? silo = null, Func<string, string, TempmeProcess>? worker = null) =>
+        new(CreateDatabase(), silo ?? ((db, port) => StartSilo(db, port)), worker ?? StartWorker);
 
     /// <summary>Stops PostgreSQL (fast shutdown).</summary>
     public void StopPostgres() => Postgres.Stop();

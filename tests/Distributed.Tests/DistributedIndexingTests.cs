@@ -14,16 +14,14 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
     [Fact]
     public async Task Two_workers_index_an_azurite_corpus_and_every_video_appears_exactly_once()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(40);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
-        using var b = fixture.StartWorker(db, "worker-b");
+        using var a = cluster.AddWorker("worker-a");
+        using var b = cluster.AddWorker("worker-b");
 
-        var id = await client.SubmitAsync(Spec(container, shardSize: 5));
+        var id = await client.SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 5));
         var job = await client.WaitForJobAsync(id, SiloClient.IsFinished, JobTimeout, silo, a, b);
 
         Assert.Equal("completed", job.GetProperty("state").GetString());
@@ -31,28 +29,26 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
         await AssertExactlyOnceAsync(container, 40, client, id, silo, a, b);
         Assert.Equal(0, await a.TerminateAsync(TimeSpan.FromSeconds(20)));
         Assert.Equal(0, await b.TerminateAsync(TimeSpan.FromSeconds(20)));
-        await using var conn = await Open(db);
-        Assert.Equal(2L, await Scalar<long>(conn, "SELECT count(*) FROM workers WHERE videos_done > 0"));
+        await using var conn = await Sql.OpenAsync(db);
+        Assert.Equal(2L, await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM workers WHERE videos_done > 0"));
     }
 
     [Fact]
     public async Task A_worker_killed_mid_shard_has_its_shard_redone_by_the_other_after_the_lease_expires()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(20);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
-        var id = await client.SubmitAsync(Spec(container, shardSize: 5));
+        using var a = cluster.AddWorker("worker-a");
+        var id = await client.SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 5));
 
         // Kill worker A once it holds a lease and has embedded some videos: it dies mid-shard.
-        await using (var conn = await Open(db))
+        await using (var conn = await Sql.OpenAsync(db))
         {
             var deadline = DateTime.UtcNow + JobTimeout;
-            while (await Scalar<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") == 0
-                   || await Scalar<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)
+            while (await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") == 0
+                   || await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)
             {
                 Assert.True(DateTime.UtcNow < deadline, "worker A never got to work:\n" + SiloClient.Dump([silo, a]));
                 await Task.Delay(100);
@@ -60,35 +56,30 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
         }
 
         a.KillHard();
-        using var b = fixture.StartWorker(db, "worker-b");
+        using var b = cluster.AddWorker("worker-b");
         var job = await client.WaitForJobAsync(id, SiloClient.IsFinished, JobTimeout, silo, a, b);
 
         Assert.Equal("completed", job.GetProperty("state").GetString());
         await AssertExactlyOnceAsync(container, 20, client, id, silo, a, b);
-        await using var check = await Open(db);
-        Assert.True(await Scalar<int>(check, "SELECT max(attempts) FROM shards") >= 2, "no shard was claimed twice, so the killed worker's shard was not redone");
+        await using var check = await Sql.OpenAsync(db);
+        Assert.True(await Sql.ScalarAsync<int>(check, "SELECT max(attempts) FROM shards") >= 2, "no shard was claimed twice, so the killed worker's shard was not redone");
     }
 
     [Fact]
     public async Task The_job_completes_across_a_silo_restart_and_a_ten_second_postgres_outage()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(20);
-        var port = DistributedFixture.FreePort();
-        var silo = fixture.StartSilo(db, port);
-        using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
-        using var b = fixture.StartWorker(db, "worker-b");
-        var id = await client.SubmitAsync(Spec(container, shardSize: 4));
+        using var cluster = await fixture.StartClusterAsync(workers: 2);
+        var (silo, a, b) = (cluster.Silo, cluster.Workers[0], cluster.Workers[1]);
+        using var client = new SiloClient(cluster.Port);
+        var id = await client.SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 4));
         await client.WaitForJobAsync(id, j => SiloClient.Count(j, "done") >= 3, JobTimeout, silo, a, b);
 
         // The silo dies and comes back: workers keep going because all state is in PostgreSQL.
         silo.KillHard();
         silo.Dispose();
         await Task.Delay(1000);
-        using var silo2 = fixture.StartSilo(db, port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo2);
+        var silo2 = await cluster.AddSiloAsync(cluster.Port);
         await client.WaitForJobAsync(id, j => SiloClient.Count(j, "done") >= 8 || SiloClient.IsFinished(j), JobTimeout, silo2, a, b);
 
         // PostgreSQL goes away for 10 s mid-job.
@@ -114,14 +105,12 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
     [Fact]
     public async Task A_corrupt_video_is_quarantined_and_listed_in_failures()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(6, new Dictionary<string, byte[]> { ["broken.mp4"] = "this is not a video"u8.ToArray() });
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
-        var id = await client.SubmitAsync(Spec(container, shardSize: 4, maxAttempts: 2));
+        using var a = cluster.AddWorker("worker-a");
+        var id = await client.SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 4, maxAttempts: 2));
         var job = await client.WaitForJobAsync(id, SiloClient.IsFinished, JobTimeout, silo, a);
 
         Assert.Equal("completed_with_failures", job.GetProperty("state").GetString());
@@ -143,21 +132,19 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
     public async Task Killing_a_worker_silo_and_the_coordinator_hosting_the_job_loses_and_duplicates_nothing()
     {
         // Two coordinator silos and two worker silos in one Orleans cluster; 40 clips and one corrupt file.
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(40, new Dictionary<string, byte[]> { ["broken.mp4"] = "this is not a video"u8.ToArray() });
-        var ports = new[] { DistributedFixture.FreePort(), DistributedFixture.FreePort() };
-        var coordinators = ports.Select(p => fixture.StartSilo(db, p)).ToArray();
-        var clients = ports.Select(p => new SiloClient(p)).ToArray();
+
+        // A lease of 10 minutes: only the cluster's death declaration can requeue the dead worker's shard in time.
+        using var cluster = await fixture.StartClusterAsync(silos: 2, workers: 2, worker: (database, workerId) =>
+            fixture.Start(["worker", "--db", database, "--lease-seconds", "600", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", workerId]));
+        var db = cluster.Database;
+        var coordinators = cluster.Silos.ToArray();
+        var clients = cluster.Ports.Select(p => new SiloClient(p)).ToArray();
         try
         {
-            await clients[0].WaitReadyAsync(TimeSpan.FromSeconds(60), coordinators);
-            await clients[1].WaitReadyAsync(TimeSpan.FromSeconds(60), coordinators);
-
-            // A lease of 10 minutes: only the cluster's death declaration can requeue the dead worker's shard in time.
-            using var a = StartWorker(db, "worker-a", leaseSeconds: 600);
-            using var b = StartWorker(db, "worker-b", leaseSeconds: 600);
-            var all = coordinators.Append(a).Append(b).ToArray();
-            var id = await clients[0].SubmitAsync(Spec(container, shardSize: 5, maxAttempts: 2));
+            var (a, b) = (cluster.Workers[0], cluster.Workers[1]);
+            var all = cluster.Processes;
+            var id = await clients[0].SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 5, maxAttempts: 2));
 
             // The job's grain logs its listing in the silo that hosts it.
             var deadline = DateTime.UtcNow + JobTimeout;
@@ -170,9 +157,9 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
 
             var survivor = 1 - host;
             deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
-            await using var conn = await Open(db);
-            while (await Scalar<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") == 0
-                   || await Scalar<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)
+            await using var conn = await Sql.OpenAsync(db);
+            while (await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") == 0
+                   || await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)
             {
                 Assert.True(DateTime.UtcNow < deadline, "worker A never got to work:\n" + SiloClient.Dump(all));
                 await Task.Delay(100);
@@ -182,7 +169,7 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
             a.KillHard();
             coordinators[host].KillHard();
             var killed = DateTime.UtcNow;
-            while (await Scalar<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") > 0)
+            while (await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM shards WHERE lease_owner = 'worker-a' AND state = 'leased'") > 0)
             {
                 Assert.True(DateTime.UtcNow < killed + TimeSpan.FromSeconds(120), "worker A's shard was not requeued within 2 minutes (its lease runs 10):\n" + SiloClient.Dump(all));
                 await Task.Delay(100);
@@ -201,30 +188,12 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
         }
         finally
         {
-            foreach (var process in coordinators)
-            {
-                process.Dispose();
-            }
-
             foreach (var client in clients)
             {
                 client.Dispose();
             }
         }
     }
-
-    private TempmeProcess StartWorker(string db, string id, int leaseSeconds) =>
-        fixture.Start(["worker", "--db", db, "--lease-seconds", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", id]);
-
-    private static object Spec(string container, int shardSize, int maxAttempts = 3) => new
-    {
-        source = DistributedFixture.Address(container, "in"),
-        output = DistributedFixture.Address(container, "out"),
-        model = "random:vit-b32",
-        frames = 12,
-        shardSize,
-        maxAttempts,
-    };
 
     /// <summary>Every uploaded clip appears exactly once across the parts, and index.json (written after completion) agrees.</summary>
     private async Task AssertExactlyOnceAsync(string container, int expected, SiloClient client, string id, params TempmeProcess[] processes)
@@ -238,18 +207,5 @@ public sealed class DistributedIndexingTests(DistributedFixture fixture, ITestOu
         var index = JsonDocument.Parse((await fixture.ReadOutputTextAsync(container, "index.json"))!).RootElement;
         Assert.Equal(expected, index.GetProperty("counts").GetProperty("indexed").GetInt64());
         Assert.Equal(expected, index.GetProperty("parts").EnumerateArray().Sum(p => p.GetProperty("rows").GetInt32()));
-    }
-
-    private static async Task<NpgsqlConnection> Open(string db)
-    {
-        var conn = new NpgsqlConnection(db);
-        await conn.OpenAsync();
-        return conn;
-    }
-
-    private static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        return (T)Convert.ChangeType((await cmd.ExecuteScalarAsync())!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -16,12 +16,10 @@ public sealed class FinalizingTests(DistributedFixture fixture)
     public async Task Index_and_failures_are_whole_the_moment_each_job_turns_terminal()
     {
         const int jobs = 5;
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
+        using var a = cluster.AddWorker("worker-a");
         var containers = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < jobs; i++)
         {
@@ -63,17 +61,15 @@ public sealed class FinalizingTests(DistributedFixture fixture)
     [Fact]
     public async Task A_manifest_that_cannot_be_written_keeps_the_job_finalizing_until_storage_is_back()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.Start(["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", DistributedFixture.LocalRoot, "--job-retry-seconds", "1"]);
+        using var cluster = await fixture.StartClusterAsync(silo: (database, httpPort) => fixture.Start(["silo", "--db", database, "--urls", $"http://127.0.0.1:{httpPort}", "--lease-sweep-seconds", "1", "--allowed-roots", DistributedFixture.LocalRoot, "--job-retry-seconds", "1"]));
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         var (container, _) = await fixture.UploadAsync(2);
 
         // A folder where index.json must go: every write of the manifest fails (a real file-system error), parts still go.
         var output = Path.Combine(DistributedFixture.LocalRoot, $"final-{Guid.NewGuid():N}", "out");
         var blocker = Directory.CreateDirectory(Path.Combine(output, "index.json")).FullName;
-        using var a = fixture.StartWorker(db, "worker-a");
+        using var a = cluster.AddWorker("worker-a");
         var id = await client.SubmitAsync(new { source = DistributedFixture.Address(container, "in"), output, model = "random:vit-b32", shardSize = 4 });
 
         var job = await client.WaitForJobAsync(id, j => SiloClient.IsFinished(j) || j.GetProperty("state").GetString() == "finalizing", JobTimeout, silo, a);
@@ -81,9 +77,9 @@ public sealed class FinalizingTests(DistributedFixture fixture)
         Assert.Equal(2, SiloClient.Count(job, "done"));
 
         // It keeps trying with backoff and keeps saying why, never claiming to be finished.
-        await using var conn = await JobIsolationTests.Open(db);
+        await using var conn = await Sql.OpenAsync(db);
         var tried = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (await JobIsolationTests.Scalar<int>(conn, $"SELECT consecutive_failures FROM jobs WHERE id = '{id}'") < 3)
+        while (await Sql.ScalarAsync<int>(conn, $"SELECT consecutive_failures FROM jobs WHERE id = '{id}'") < 3)
         {
             Assert.True(DateTime.UtcNow < tried, "the manifest write was not retried:\n" + SiloClient.Dump([silo]));
             await Task.Delay(200);
@@ -108,12 +104,10 @@ public sealed class FinalizingTests(DistributedFixture fixture)
     [Fact]
     public async Task Submit_wait_returns_at_the_terminal_state_with_exit_0_for_completed_and_1_otherwise()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
+        using var a = cluster.AddWorker("worker-a");
         var (good, _) = await fixture.UploadAsync(2);
         var (broken, _) = await fixture.UploadAsync(1, new Dictionary<string, byte[]> { ["broken.mp4"] = Broken });
         var (unloadable, _) = await fixture.UploadAsync(1);

@@ -14,14 +14,12 @@ public sealed class JobControlTests(DistributedFixture fixture)
     [Fact]
     public async Task Cancel_stops_workers_taking_the_jobs_shards_and_the_job_stays_cancelled()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(16);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
-        var id = await client.SubmitAsync(Spec(container, shardSize: 2));
+        using var a = cluster.AddWorker("worker-a");
+        var id = await client.SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 2));
         await client.WaitForJobAsync(id, j => SiloClient.Count(j, "done") >= 2, JobTimeout, silo, a);
 
         var (status, body) = await client.PostAsync($"api/jobs/{id}/cancel");
@@ -30,15 +28,15 @@ public sealed class JobControlTests(DistributedFixture fixture)
 
         // The shards in flight at the cancel may still complete; then the worker's pass over the job ends (its claims
         // answer nothing) and its heartbeat clears the job from its row.
-        await using var conn = await Open(db);
+        await using var conn = await Sql.OpenAsync(db);
         await WaitUntilAsync(conn, "SELECT count(*) = 0 FROM shards WHERE state = 'leased'", "shards of the cancelled job stay leased", silo, a);
         await WaitUntilAsync(conn, "SELECT current_job_id IS NULL FROM workers WHERE id = 'worker-a'", "worker A never left the cancelled job", silo, a);
-        var claimedBefore = await Scalar<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards");
+        var claimedBefore = await Sql.ScalarAsync<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards");
 
         // One more idle poll of the worker (2 s) plus a margin: nothing of the job is claimed again.
         await Task.Delay(TimeSpan.FromSeconds(3));
-        Assert.Equal(claimedBefore, await Scalar<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards"));
-        Assert.True(await Scalar<long>(conn, "SELECT count(*) FROM shards WHERE state = 'queued'") > 0, "every shard was done: the cancel came too late to test anything");
+        Assert.Equal(claimedBefore, await Sql.ScalarAsync<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards"));
+        Assert.True(await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM shards WHERE state = 'queued'") > 0, "every shard was done: the cancel came too late to test anything");
         var job = (await client.TryGetJobAsync(id))!.Value;
         Assert.Equal("cancelled", job.GetProperty("state").GetString());
         Assert.True(SiloClient.Count(job, "pending") > 0, job.ToString());
@@ -52,14 +50,12 @@ public sealed class JobControlTests(DistributedFixture fixture)
     [Fact]
     public async Task Retry_failed_redoes_a_failed_video_once_its_file_is_fixed()
     {
-        var db = fixture.CreateDatabase();
         var (container, input) = await fixture.UploadAsync(2, new Dictionary<string, byte[]> { ["late.mp4"] = "not a video yet"u8.ToArray() });
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
-        var id = await client.SubmitAsync(Spec(container, shardSize: 2, maxAttempts: 2));
+        using var a = cluster.AddWorker("worker-a");
+        var id = await client.SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 2, maxAttempts: 2));
         var job = await client.WaitForJobAsync(id, j => SiloClient.IsFinished(j) && j.GetProperty("manifestWritten").GetBoolean(), JobTimeout, silo, a);
         Assert.Equal("completed_with_failures", job.GetProperty("state").GetString());
         Assert.Equal(2, SiloClient.Count(job, "done"));
@@ -99,18 +95,16 @@ public sealed class JobControlTests(DistributedFixture fixture)
     [Fact]
     public async Task The_workers_row_shows_the_shard_held_the_heartbeat_and_the_split_of_time()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(4);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var a = fixture.StartWorker(db, "worker-a");
-        var id = await client.SubmitAsync(Spec(container, shardSize: 2));
+        using var a = cluster.AddWorker("worker-a");
+        var id = await client.SubmitAsync(DistributedFixture.JobSpec(container, shardSize: 2));
 
         // While it works: the row names the job and a shard that this worker holds right now (one snapshot), and the
         // heartbeat is fresh.
-        await using var conn = await Open(db);
+        await using var conn = await Sql.OpenAsync(db);
         var deadline = DateTime.UtcNow + JobTimeout;
         while (true)
         {
@@ -158,37 +152,13 @@ public sealed class JobControlTests(DistributedFixture fixture)
         }
     }
 
-    private static object Spec(string container, int shardSize, int maxAttempts = 3) => new
-    {
-        source = DistributedFixture.Address(container, "in"),
-        output = DistributedFixture.Address(container, "out"),
-        model = "random:vit-b32",
-        frames = 12,
-        shardSize,
-        maxAttempts,
-    };
-
     private static async Task WaitUntilAsync(NpgsqlConnection conn, string sql, string failure, params TempmeProcess[] processes)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await Scalar<bool>(conn, sql))
+        while (!await Sql.ScalarAsync<bool>(conn, sql))
         {
             Assert.True(DateTime.UtcNow < deadline, failure + ":\n" + SiloClient.Dump(processes));
             await Task.Delay(100);
         }
-    }
-
-    private static async Task<NpgsqlConnection> Open(string db)
-    {
-        var conn = new NpgsqlConnection(db);
-        await conn.OpenAsync();
-        return conn;
-    }
-
-    private static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        var value = await cmd.ExecuteScalarAsync();
-        return value is null or DBNull ? default! : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 }

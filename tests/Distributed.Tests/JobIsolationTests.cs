@@ -23,27 +23,26 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
     [Fact]
     public async Task A_job_whose_listing_fails_transiently_blocks_neither_later_jobs_nor_the_lease_sweeper()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-
         // The storage account the silo is configured with answers nothing (no listener on that loopback port): listing an
         // az:// source gets "connection refused", a transient fault, on every try.
         var deadStorage = BlobEndpointPattern().Replace(fixture.BlobConnection, $"BlobEndpoint=http://127.0.0.1:{DistributedFixture.FreePort()}/devstoreaccount1");
-        using var silo = Start(deadStorage, ["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1", "--allowed-roots", DistributedFixture.LocalRoot, .. FastRetries]);
-        using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
+        using var cluster = await fixture.StartClusterAsync(
+            silo: (database, httpPort) => Start(deadStorage, ["silo", "--db", database, "--urls", $"http://127.0.0.1:{httpPort}", "--lease-sweep-seconds", "1", "--allowed-roots", DistributedFixture.LocalRoot, .. FastRetries]),
+            worker: (database, workerId) => Start(fixture.BlobConnection, ["worker", "--db", database, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", workerId]));
+        var (db, silo) = (cluster.Database, cluster.Silo);
+        using var client = new SiloClient(cluster.Port);
 
         var root = Path.Combine(DistributedFixture.LocalRoot, $"isolate-{Guid.NewGuid():N}");
         var bad = await client.SubmitAsync(new { source = $"az://gone{Guid.NewGuid():N}"[..24] + "/in", output = Path.Combine(root, "bad-out"), model = "random:vit-b32", shardSize = 2 });
         var good = await client.SubmitAsync(new { source = CopyClips(fixture.Videos, Path.Combine(root, "in"), 6), output = Path.Combine(root, "good-out"), model = "random:vit-b32", shardSize = 3 });
 
         // A worker takes a shard of the good job (so the bad job's listing did not stop the good one's) and dies holding it.
-        await using var conn = await Open(db);
-        using (var a = Start(fixture.BlobConnection, ["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", "worker-a"]))
+        await using var conn = await Sql.OpenAsync(db);
+        using (var a = cluster.AddWorker("worker-a"))
         {
             var deadline = DateTime.UtcNow + JobTimeout;
-            while (await Scalar<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased' AND lease_owner = 'worker-a'") == 0
-                   || await Scalar<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND state = 'done'") < 1)
+            while (await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased' AND lease_owner = 'worker-a'") == 0
+                   || await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND state = 'done'") < 1)
             {
                 Assert.True(DateTime.UtcNow < deadline, "the good job never got a worker (was it ever listed?):\n" + SiloClient.Dump([silo, a]));
                 await Task.Delay(100);
@@ -54,14 +53,14 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
 
         // With no worker left, only the silo's sweeper can take the dead worker's lease back (and charge its videos).
         var swept = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (await Scalar<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased'") > 0
-               || await Scalar<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND error_code = 'lease_expired'") == 0)
+        while (await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased'") > 0
+               || await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND error_code = 'lease_expired'") == 0)
         {
             Assert.True(DateTime.UtcNow < swept, "the expired lease was never swept:\n" + SiloClient.Dump([silo]));
             await Task.Delay(200);
         }
 
-        using var b = Start(fixture.BlobConnection, ["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", "worker-b"]);
+        using var b = cluster.AddWorker("worker-b");
         var done = await client.WaitForJobAsync(good, SiloClient.IsFinished, JobTimeout, silo, b);
         Assert.Equal("completed", done.GetProperty("state").GetString());
         Assert.Equal(6, SiloClient.Count(done, "done"));
@@ -78,11 +77,9 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
     [Fact]
     public async Task Jobs_whose_model_or_output_cannot_be_opened_fail_clearly_and_a_later_job_completes()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         var root = Path.Combine(DistributedFixture.LocalRoot, $"poison-{Guid.NewGuid():N}");
         var source = CopyClips(fixture.Videos, Path.Combine(root, "in"), 4);
         await File.WriteAllTextAsync(Path.Combine(root, "a-file"), "not a folder");
@@ -95,7 +92,7 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
         var good = await client.SubmitAsync(new { source, output = Path.Combine(root, "good-out"), model = "random:vit-b32", shardSize = 2 });
 
         var deadStorage = BlobEndpointPattern().Replace(fixture.BlobConnection, $"BlobEndpoint=http://127.0.0.1:{DistributedFixture.FreePort()}/devstoreaccount1");
-        using var a = Start(deadStorage, ["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", "worker-a", .. FastRetries]);
+        using var a = cluster.AddWorker("worker-a", (database, workerId) => Start(deadStorage, ["worker", "--db", database, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", workerId, .. FastRetries]));
         var done = await client.WaitForJobAsync(good, SiloClient.IsFinished, JobTimeout, silo, a);
         Assert.Equal("completed", done.GetProperty("state").GetString());
         Assert.Equal(4, SiloClient.Count(done, "done"));
@@ -121,11 +118,9 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
     [Fact]
     public async Task A_second_active_job_on_the_same_or_a_nested_output_is_refused_with_409()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var port = cluster.Port;
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         var (container, _) = await fixture.UploadAsync(1);
         var source = DistributedFixture.Address(container, "in");
         var output = DistributedFixture.Address(container, "runs/one");
@@ -182,19 +177,7 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
         ["TEMPME_DB"] = null,
     });
 
-    internal static async Task<NpgsqlConnection> Open(string db)
-    {
-        var conn = new NpgsqlConnection(db);
-        await conn.OpenAsync();
-        return conn;
-    }
 
-    internal static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        var value = await cmd.ExecuteScalarAsync();
-        return value is null or DBNull ? default! : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
-    }
 
     [GeneratedRegex("BlobEndpoint=[^;]*", RegexOptions.IgnoreCase)]
     private static partial Regex BlobEndpointPattern();

@@ -30,13 +30,11 @@ public sealed class ModelSourceTests(DistributedFixture fixture) : IDisposable
         var (roots, secret) = MakeRootsAndSecret();
         var link = Path.Combine(roots, "evil.safetensors");
         File.CreateSymbolicLink(link, secret);
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(1);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var worker = fixture.Start(["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", "w-roots", "--model-roots", roots]);
+        using var worker = cluster.AddWorker("w-roots", (database, workerId) => fixture.Start(["worker", "--db", database, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", workerId, "--model-roots", roots]));
 
         // The secret itself, and a link inside the root that points at it: both refused before a byte is read.
         foreach (var model in new[] { secret, link })
@@ -58,13 +56,11 @@ public sealed class ModelSourceTests(DistributedFixture fixture) : IDisposable
     public async Task A_worker_without_model_roots_refuses_every_local_model()
     {
         var (_, secret) = MakeRootsAndSecret();
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(1);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var worker = fixture.StartWorker(db, "w-no-roots");
+        using var worker = cluster.AddWorker("w-no-roots");
         var id = await client.SubmitAsync(Spec(container, secret));
         var job = await client.WaitForJobAsync(id, SiloClient.IsFinished, JobTimeout, silo, worker);
         Assert.Equal("failed", job.GetProperty("state").GetString());
@@ -81,11 +77,9 @@ public sealed class ModelSourceTests(DistributedFixture fixture) : IDisposable
         File.CreateSymbolicLink(link, secret);
         var inside = Path.Combine(roots, "model.safetensors");
         File.WriteAllBytes(inside, new byte[16]);
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.Start(["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--allowed-roots", DistributedFixture.LocalRoot, "--model-roots", roots]);
+        using var cluster = await fixture.StartClusterAsync(silo: (database, httpPort) => fixture.Start(["silo", "--db", database, "--urls", $"http://127.0.0.1:{httpPort}", "--allowed-roots", DistributedFixture.LocalRoot, "--model-roots", roots]));
+        var port = cluster.Port;
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         var source = DistributedFixture.Address("somecontainer", "in");
         var output = DistributedFixture.Address("somecontainer", "out");
         if (DistributedFixture.UseLocalStorage)
@@ -120,13 +114,11 @@ public sealed class ModelSourceTests(DistributedFixture fixture) : IDisposable
         File.WriteAllText(outside, Secret);
         var hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(outside)));
         var relative = Path.GetRelativePath("/tmp/tempme-models/0123456789abcdef", outside);
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(1);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (port, silo) = (cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var worker = fixture.StartWorker(db, "w-sums");
+        using var worker = cluster.AddWorker("w-sums");
         foreach (var (prefix, entry) in new[] { ("abs/", outside), ("dots/", relative), ("dots2/", "sub/../../x") })
         {
             var model = await UploadModelAsync(container, prefix, new Dictionary<string, byte[]>
@@ -146,14 +138,12 @@ public sealed class ModelSourceTests(DistributedFixture fixture) : IDisposable
     [Fact]
     public async Task A_model_prefix_larger_than_the_download_cap_fails_the_job_naming_the_option()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(1);
         var model = await UploadModelAsync(container, "big/", new Dictionary<string, byte[]> { ["model.safetensors"] = new byte[64 * 1024] });
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var (db, port, silo) = (cluster.Database, cluster.Port, cluster.Silo);
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var worker = fixture.Start(["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", "w-cap", "--max-model-bytes", "4096"]);
+        using var worker = cluster.AddWorker("w-cap", (database, workerId) => fixture.Start(["worker", "--db", database, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", workerId, "--max-model-bytes", "4096"]));
         var id = await client.SubmitAsync(Spec(container, model));
         var job = await client.WaitForJobAsync(id, SiloClient.IsFinished, JobTimeout, silo, worker);
         Assert.Equal("failed", job.GetProperty("state").GetString());

@@ -34,8 +34,15 @@ public sealed class PartitionTests(DistributedFixture fixture, ITestOutputHelper
             File.Copy(file, Path.Combine(source, Path.GetFileName(file)));
         }
 
-        var db = fixture.CreateDatabase();
         using var ns = NetworkNamespace.Create();
+
+        // The host's silos publish the host side of the veth pair (its loopback is not the namespace's), and it stays
+        // local to the host through the cut, so they keep reaching each other.
+        var publishHostSide = new Dictionary<string, string?> { ["TEMPME_ADVERTISE_ADDRESS"] = ns.HostAddress.ToString() };
+        using var cluster = fixture.NewCluster(
+            silo: (database, httpPort) => fixture.StartSilo(database, httpPort, environment: publishHostSide),
+            worker: (database, workerId) => fixture.Start(WorkerArgs(database, workerId, []), environment: publishHostSide));
+        var db = cluster.Database;
 
         // PostgreSQL listens on the host's loopback only: the namespaced worker reaches it through a forwarder on the host
         // side of the veth pair, so the cut severs its database path as well as its cluster path.
@@ -51,7 +58,7 @@ public sealed class PartitionTests(DistributedFixture fixture, ITestOutputHelper
             await migrate.MigrateAsync(CancellationToken.None);
         }
 
-        using var cutOff = fixture.StartUnder(ns.ExecPrefix, WorkerArgs(throughVeth, Partitioned, ["--advertise-address", ns.Address.ToString()]));
+        var cutOff = cluster.AddWorker(Partitioned, (_, workerId) => fixture.StartUnder(ns.ExecPrefix, WorkerArgs(throughVeth, workerId, ["--advertise-address", ns.Address.ToString()])));
         await using var conn = new NpgsqlConnection(db);
         await conn.OpenAsync();
 
@@ -65,20 +72,15 @@ public sealed class PartitionTests(DistributedFixture fixture, ITestOutputHelper
             await Task.Delay(200);
         }
 
-        // The host's silos publish the host side of the veth pair (its loopback is not the namespace's), and it stays
-        // local to the host through the cut, so they keep reaching each other.
-        var port = DistributedFixture.FreePort();
-        var publishHostSide = new Dictionary<string, string?> { ["TEMPME_ADVERTISE_ADDRESS"] = ns.HostAddress.ToString() };
-        using var silo = fixture.StartSilo(db, port, environment: publishHostSide);
-        using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(60), silo, cutOff);
-        using var host = fixture.Start(WorkerArgs(db, "host-worker", []), environment: publishHostSide);
-        var all = new[] { silo, cutOff, host };
+        var silo = await cluster.AddSiloAsync(readyTimeout: TimeSpan.FromSeconds(60));
+        using var client = new SiloClient(cluster.Port);
+        var host = cluster.AddWorker("host-worker");
+        var all = cluster.Processes;
         var id = await client.SubmitAsync(new { source, output = outputFolder, model = "random:vit-b32", frames = 12, shardSize = 4, maxAttempts = 3 });
 
         var deadline = DateTime.UtcNow + JobTimeout;
-        while (await Scalar<long>(conn, $"SELECT count(*) FROM shards WHERE lease_owner = '{Partitioned}' AND state = 'leased'") == 0
-               || await Scalar<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)
+        while (await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM shards WHERE lease_owner = '{Partitioned}' AND state = 'leased'") == 0
+               || await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM videos WHERE state = 'done'") < 2)
         {
             Assert.True(DateTime.UtcNow < deadline, "the namespaced worker never got to work:\n" + SiloClient.Dump(all));
             await Task.Delay(100);
@@ -86,7 +88,7 @@ public sealed class PartitionTests(DistributedFixture fixture, ITestOutputHelper
 
         ns.Cut();
         var cut = DateTime.UtcNow;
-        while (await Scalar<long>(conn, $"SELECT count(*) FROM shards WHERE lease_owner = '{Partitioned}' AND state = 'leased'") > 0)
+        while (await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM shards WHERE lease_owner = '{Partitioned}' AND state = 'leased'") > 0)
         {
             Assert.True(DateTime.UtcNow < cut + TimeSpan.FromSeconds(120), "the partitioned worker's shard was not requeued within 2 minutes (its lease runs 10):\n" + SiloClient.Dump(all));
             await Task.Delay(100);
@@ -95,14 +97,14 @@ public sealed class PartitionTests(DistributedFixture fixture, ITestOutputHelper
         output.WriteLine($"the partitioned worker's shard was requeued {(DateTime.UtcNow - cut).TotalSeconds:0.0} s after the cut (default membership settings)");
 
         // Past this point the cut-off worker can reach neither the cluster nor PostgreSQL, so its ledger row is frozen.
-        var shardsDoneAtCut = await Scalar<long>(conn, $"SELECT shards_done FROM workers WHERE id = '{Partitioned}'");
+        var shardsDoneAtCut = await Sql.ScalarAsync<long>(conn, $"SELECT shards_done FROM workers WHERE id = '{Partitioned}'");
         var job = await client.WaitForJobAsync(id, SiloClient.IsFinished, JobTimeout, all);
         Assert.Equal("completed", job.GetProperty("state").GetString());
         Assert.Equal(clips, SiloClient.Count(job, "done"));
         await client.WaitForJobAsync(id, j => j.GetProperty("manifestWritten").GetBoolean(), TimeSpan.FromSeconds(30), all);
         AssertExactlyOnce(outputFolder, source, clips);
         Assert.Contains("declared dead", silo.Output, StringComparison.Ordinal);
-        Assert.True(await Scalar<int>(conn, "SELECT max(attempts) FROM shards") >= 2, "no shard was claimed twice, so the partitioned worker's shard was not redone");
+        Assert.True(await Sql.ScalarAsync<int>(conn, "SELECT max(attempts) FROM shards") >= 2, "no shard was claimed twice, so the partitioned worker's shard was not redone");
 
         // The network comes back. The cut-off silo reads in the membership table that it was declared dead and Orleans
         // stops it with a fail-fast (SIGABRT, exit 134), so it cannot go on as a zombie beside the shard's new owner;
@@ -120,7 +122,7 @@ public sealed class PartitionTests(DistributedFixture fixture, ITestOutputHelper
 
         // Give a late completion from the old lease a moment to arrive, if it were going to.
         await Task.Delay(TimeSpan.FromSeconds(3));
-        Assert.Equal(shardsDoneAtCut, await Scalar<long>(conn, $"SELECT shards_done FROM workers WHERE id = '{Partitioned}'"));
+        Assert.Equal(shardsDoneAtCut, await Sql.ScalarAsync<long>(conn, $"SELECT shards_done FROM workers WHERE id = '{Partitioned}'"));
         Assert.Equal("completed", (await client.TryGetJobAsync(id))?.GetProperty("state").GetString());
         AssertExactlyOnce(outputFolder, source, clips);
         Assert.False(silo.HasExited, "the coordinator exited:\n" + silo.Output);
@@ -155,17 +157,11 @@ public sealed class PartitionTests(DistributedFixture fixture, ITestOutputHelper
     {
         try
         {
-            return await Scalar<long>(conn, $"SELECT count(*) FROM orleans_membership WHERE silo_name = '{Partitioned}' AND status = 3");
+            return await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM orleans_membership WHERE silo_name = '{Partitioned}' AND status = 3");
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
         {
             return 0;
         }
-    }
-
-    private static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        return (T)Convert.ChangeType((await cmd.ExecuteScalarAsync())!, typeof(T), CultureInfo.InvariantCulture);
     }
 }

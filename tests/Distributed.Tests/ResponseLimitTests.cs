@@ -15,12 +15,9 @@ public sealed class ResponseLimitTests(DistributedFixture fixture)
     [Fact]
     public async Task Failures_come_in_bounded_pages_with_a_next_cursor_and_jsonl_is_streamed_whole()
     {
-        var db = fixture.CreateDatabase();
-        var id = await CreateJobWithFailuresAsync(db, Failed);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
-        using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
+        using var cluster = await fixture.StartClusterAsync();
+        var id = await CreateJobWithFailuresAsync(cluster.Database, Failed);
+        using var client = new SiloClient(cluster.Port);
 
         // No limit: a default page, not every row.
         using (var first = await client.Http.GetAsync($"api/jobs/{id}/failures"))
@@ -73,11 +70,9 @@ public sealed class ResponseLimitTests(DistributedFixture fixture)
     [Fact]
     public async Task Event_streams_are_capped_and_one_over_the_cap_gets_503_with_retry_after()
     {
-        var db = fixture.CreateDatabase();
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
+        using var cluster = await fixture.StartClusterAsync();
+        var port = cluster.Port;
         using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
         using var http = new HttpClient { BaseAddress = client.Http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
         const int Cap = 64;
         var open = new List<HttpResponseMessage>();

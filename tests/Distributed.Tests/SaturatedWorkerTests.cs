@@ -17,13 +17,11 @@ public sealed class SaturatedWorkerTests(DistributedFixture fixture, ITestOutput
     [Fact]
     public async Task A_worker_silo_encoding_at_full_cpu_for_five_minutes_is_never_declared_dead()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(40);
-        var port = DistributedFixture.FreePort();
-        using var silo = fixture.StartSilo(db, port);
-        using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(60), silo);
-        using var worker = fixture.Start(["worker", "--db", db, "--lease-seconds", "600", "--heartbeat-seconds", "5", "--concurrency", "2", "--batch", "4", "--worker-id", "busy-worker"]);
+        using var cluster = await fixture.StartClusterAsync(readyTimeout: TimeSpan.FromSeconds(60));
+        var (db, silo) = (cluster.Database, cluster.Silo);
+        using var client = new SiloClient(cluster.Port);
+        using var worker = cluster.AddWorker("busy-worker", (database, workerId) => fixture.Start(["worker", "--db", database, "--lease-seconds", "600", "--heartbeat-seconds", "5", "--concurrency", "2", "--batch", "4", "--worker-id", workerId]));
 
         // ViT-B/16 at 48 frames: several seconds of matrix products per video on both cores, more than five minutes in all.
         var id = await client.SubmitAsync(new

@@ -11,17 +11,13 @@ public sealed class SearchApiTests(DistributedFixture fixture)
     [Fact]
     public async Task A_finished_jobs_output_answers_text_searches_and_bad_requests_get_problem_details()
     {
-        var db = fixture.CreateDatabase();
         var (container, _) = await fixture.UploadAsync(6);
-        var port = DistributedFixture.FreePort();
 
         // random:vit-b32 has no vocabulary beside it: the silo takes the CLIP one from the environment.
-        using var silo = fixture.StartSilo(db, port, environment: new Dictionary<string, string?>
-        {
-            ["TEMPME_CLIP_VOCAB"] = Path.Combine(RepoPaths.Shared, "reference", "clip-bpe"),
-        });
-        using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
+        var vocabulary = new Dictionary<string, string?> { ["TEMPME_CLIP_VOCAB"] = Path.Combine(RepoPaths.Shared, "reference", "clip-bpe") };
+        using var cluster = await fixture.StartClusterAsync(silo: (database, httpPort) => fixture.StartSilo(database, httpPort, environment: vocabulary));
+        var silo = cluster.Silo;
+        using var client = new SiloClient(cluster.Port);
 
         var missing = await client.Http.GetAsync("api/jobs/nope/search?q=pasta");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
@@ -42,7 +38,7 @@ public sealed class SearchApiTests(DistributedFixture fixture)
         Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
         Assert.Contains("completed", await early.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        using var worker = fixture.StartWorker(db, "worker-a");
+        using var worker = cluster.AddWorker("worker-a");
         await client.WaitForJobAsync(id, j => j.GetProperty("manifestWritten").GetBoolean(), TimeSpan.FromSeconds(150), silo, worker);
 
         var found = await client.Http.GetAsync($"api/jobs/{id}/search?q=a+man+is+cooking+pasta&k=4");

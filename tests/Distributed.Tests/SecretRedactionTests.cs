@@ -15,7 +15,6 @@ public sealed class SecretRedactionTests(DistributedFixture fixture)
     [Fact]
     public async Task A_job_whose_addresses_carry_a_sas_completes_and_the_signature_appears_in_no_answer_event_manifest_or_log()
     {
-        var db = fixture.CreateDatabase();
         // Always Azurite (also under TEMPME_DIST_STORAGE=local): a SAS is what is tested.
         var container = $"sas-{Guid.NewGuid():N}"[..24];
         var input = AzureBlobStore.FromConnectionString(fixture.BlobConnection, container, "in/");
@@ -38,11 +37,12 @@ public sealed class SecretRedactionTests(DistributedFixture fixture)
 
         // No connection string anywhere: the silo and the worker can reach the container only with the job's SAS.
         var environment = new Dictionary<string, string?> { ["AZURE_STORAGE_CONNECTION_STRING"] = null, ["TEMPME_API_TOKEN"] = DistributedFixture.Token, ["TEMPME_DB"] = null };
-        var port = DistributedFixture.FreePort();
-        using var silo = new TempmeProcess(["silo", "--db", db, "--urls", $"http://127.0.0.1:{port}", "--lease-sweep-seconds", "1"], environment);
-        using var client = new SiloClient(port);
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(30), silo);
-        using var worker = new TempmeProcess(["worker", "--db", db, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", "sas-worker"], environment);
+        using var cluster = await fixture.StartClusterAsync(
+            silo: (database, httpPort) => new TempmeProcess(["silo", "--db", database, "--urls", $"http://127.0.0.1:{httpPort}", "--lease-sweep-seconds", "1"], environment),
+            worker: (database, workerId) => new TempmeProcess(["worker", "--db", database, "--lease-seconds", "6", "--heartbeat-seconds", "2", "--concurrency", "1", "--worker-id", workerId], environment));
+        var (db, silo) = (cluster.Database, cluster.Silo);
+        using var client = new SiloClient(cluster.Port);
+        using var worker = cluster.AddWorker("sas-worker");
         using var events = new EventRecorder(client.Http.BaseAddress!);
 
         var id = await client.SubmitAsync(new { source = Url("in/"), output = Url("out/"), model = Url("model/"), frames = 12, shardSize = 2, maxAttempts = 1 });

@@ -98,10 +98,7 @@ public sealed class SiloClient(int port) : IDisposable
 
     public static long Count(JsonElement job, string name) => job.GetProperty("counts").GetProperty(name).GetInt64();
 
-    public static string Dump(IEnumerable<TempmeProcess> processes) =>
-        string.Join("\n", processes.Select(p => $"--- tempme {p.Name} (pid {p.Id}{(p.HasExited ? $", exited {p.ExitCode}" : "")}) ---\n{Tail(p.Output)}"));
-
-    private static string Tail(string text) => text.Length > 4000 ? text[^4000..] : text;
+    public static string Dump(IEnumerable<TempmeProcess> processes) => TestCluster.Dump(processes);
 
     public void Dispose() => _http.Dispose();
 }

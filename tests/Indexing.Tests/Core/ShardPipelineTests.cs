@@ -9,42 +9,24 @@ namespace TempMe.Pipeline.Indexing.Tests.Core;
 /// ones are covered by their own tests and the end-to-end ones): each fact runs in milliseconds and provokes on demand
 /// what the real parts only do by chance, such as a lost lease, a failing encoder or a stalled encoder.
 /// </summary>
-public sealed class ShardPipelineTests : IDisposable
+public sealed class ShardPipelineTests : FakePipelineParts
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
-
-    private readonly FakeSourceFetcher _fetcher = new();
-    private readonly FakeFrameSampler _sampler = new();
-    private readonly FakeVideoEncoder _encoder = new();
-    private readonly InMemoryBlobStore _store = new();
-
-    public void Dispose() => _fetcher.Dispose();
-
     private InMemoryShardLedger Ledger(int shardSize, params string[] sources)
     {
         foreach (var (source, i) in sources.Select((s, i) => (s, i)))
         {
-            _fetcher.Add(source, (byte)(i + 1), 7); // distinct contents
+            Fetcher.Add(source, (byte)(i + 1), 7); // distinct contents
         }
 
         return InMemoryShardLedger.Create(sources, shardSize);
     }
 
-    private ShardPipeline Pipeline(IShardLedger ledger, ShardPipelineOptions? options = null) =>
-        new(ledger, _fetcher, _sampler, _encoder, _store, _encoder.Sampling, options ?? Options());
-
-    private static ShardPipelineOptions Options() => new()
-    {
-        WorkerId = "test", Decoders = 2, BatchSize = 2, ShardsInFlight = 2, MaxAttempts = 2,
-        Lease = TimeSpan.FromMinutes(5), Heartbeat = TimeSpan.FromMinutes(1), IdlePoll = TimeSpan.FromMilliseconds(10),
-    };
-
     private static string[] Sources(int count) => Enumerable.Range(0, count).Select(i => $"/v/{i:D3}").ToArray();
 
     /// <summary>The part files written (embeddings/), leaving out thumbnails.</summary>
-    private List<string> Parts() => _store.Blobs.Keys.Where(k => k.StartsWith("embeddings/", StringComparison.Ordinal)).ToList();
+    private List<string> Parts() => Store.Blobs.Keys.Where(k => k.StartsWith("embeddings/", StringComparison.Ordinal)).ToList();
 
-    private string Jsonl(int part) => Encoding.UTF8.GetString(_store.Blobs[$"embeddings/part-{part:D5}.jsonl"]);
+    private string Jsonl(int part) => Encoding.UTF8.GetString(Store.Blobs[$"embeddings/part-{part:D5}.jsonl"]);
 
     [Fact]
     public async Task Every_video_is_encoded_once_recorded_and_its_shard_completed_with_a_part()
@@ -54,10 +36,10 @@ public sealed class ShardPipelineTests : IDisposable
 
         await pipeline.RunAsync(default).WaitAsync(Guard);
 
-        Assert.Equal(5, _encoder.Encoded);
+        Assert.Equal(5, Encoder.Encoded);
         Assert.Equal(3, ledger.Completions.Count);
         Assert.All(Sources(5), s => Assert.Equal((VideoState.Done, 1), (ledger.VideoOf(s).State, ledger.VideoOf(s).Attempts)));
-        Assert.Equal(3, _store.Blobs.Keys.Count(k => k.EndsWith(".npy", StringComparison.Ordinal)));
+        Assert.Equal(3, Store.Blobs.Keys.Count(k => k.EndsWith(".npy", StringComparison.Ordinal)));
         Assert.Contains("\"source\":\"/v/004\"", Jsonl(2), StringComparison.Ordinal);
         Assert.Equal((5, 0), (pipeline.Counters.Done, pipeline.Counters.Failed));
     }
@@ -65,12 +47,12 @@ public sealed class ShardPipelineTests : IDisposable
     [Fact]
     public async Task Copies_of_one_content_in_flight_share_one_encode()
     {
-        _fetcher.Add("/v/a", 42, 1);
-        _fetcher.Add("/v/b", 42, 1); // the same bytes as /v/a
-        _fetcher.Add("/v/c", 9, 9);
+        Fetcher.Add("/v/a", 42, 1);
+        Fetcher.Add("/v/b", 42, 1); // the same bytes as /v/a
+        Fetcher.Add("/v/c", 9, 9);
         var ledger = InMemoryShardLedger.Create(["/v/a", "/v/b", "/v/c"], shardSize: 3);
         var cFetched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _fetcher.AfterFetch = source =>
+        Fetcher.AfterFetch = source =>
         {
             if (source == "/v/c")
             {
@@ -80,12 +62,12 @@ public sealed class ShardPipelineTests : IDisposable
 
         // The first copy's decode waits until /v/c is fetched. With two decoders, /v/c can only be fetched by the decoder
         // that took the second copy, once that copy found the first one in flight and left it to share its encode.
-        _sampler.Gate = (call, _, ct) => call == 1 ? cFetched.Task.WaitAsync(Guard, ct) : Task.CompletedTask;
+        Sampler.Gate = (call, _, ct) => call == 1 ? cFetched.Task.WaitAsync(Guard, ct) : Task.CompletedTask;
 
         await Pipeline(ledger).RunAsync(default).WaitAsync(Guard);
 
-        Assert.Equal(2, _encoder.Encoded);
-        Assert.Equal(2, _sampler.Calls);
+        Assert.Equal(2, Encoder.Encoded);
+        Assert.Equal(2, Sampler.Calls);
         var results = Assert.Single(ledger.Completions).Results;
         Assert.All(results, r => Assert.True(r.Succeeded));
         Assert.Equal(results[0].Embedding!.Vector, results[1].Embedding!.Vector);
@@ -99,7 +81,7 @@ public sealed class ShardPipelineTests : IDisposable
     {
         var ledger = Ledger(2, Sources(4));
         var bothDecoding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _sampler.Gate = async (call, _, ct) =>
+        Sampler.Gate = async (call, _, ct) =>
         {
             if (call == 2)
             {
@@ -117,7 +99,7 @@ public sealed class ShardPipelineTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(Guard));
         Assert.Equal([0L, 1L], ledger.Released.Order());
         Assert.Empty(ledger.Completions);
-        Assert.Empty(_store.Blobs);
+        Assert.Empty(Store.Blobs);
         Assert.NotNull(await ledger.ClaimShardAsync("another", TimeSpan.FromMinutes(5), default)); // free at once
     }
 
@@ -125,7 +107,7 @@ public sealed class ShardPipelineTests : IDisposable
     public async Task A_lost_lease_stops_the_shard_without_writing_its_part_or_completing_it()
     {
         var ledger = Ledger(3, Sources(3));
-        _sampler.Gate = async (call, _, ct) =>
+        Sampler.Gate = async (call, _, ct) =>
         {
             if (call == 1)
             {
@@ -143,7 +125,7 @@ public sealed class ShardPipelineTests : IDisposable
         Assert.Empty(ledger.Completions);
         Assert.Empty(ledger.RefusedCompletions); // it did not even try: the part it would write is the new holder's now
         Assert.Empty(Parts()); // thumbnails, written as videos decode, are content-addressed and may stay
-        Assert.Equal(1, _sampler.Calls); // the videos after the loss were not decoded
+        Assert.Equal(1, Sampler.Calls); // the videos after the loss were not decoded
 
         // The first video's embedding was still recorded: it is keyed by content, so the new holder reuses it.
         Assert.Equal(VideoState.Done, ledger.VideoOf("/v/000").State);
@@ -154,7 +136,7 @@ public sealed class ShardPipelineTests : IDisposable
     public async Task A_renewal_refused_for_a_cancelled_job_stops_the_shard_and_hands_it_back()
     {
         var ledger = Ledger(3, Sources(3));
-        _sampler.Gate = async (call, _, ct) =>
+        Sampler.Gate = async (call, _, ct) =>
         {
             if (call == 1)
             {
@@ -170,14 +152,14 @@ public sealed class ShardPipelineTests : IDisposable
         Assert.Equal([0L], ledger.Released);
         Assert.Empty(ledger.Completions);
         Assert.Empty(Parts()); // thumbnails, written as videos decode, are content-addressed and may stay
-        Assert.Equal(1, _sampler.Calls);
+        Assert.Equal(1, Sampler.Calls);
     }
 
     [Fact]
     public async Task A_lease_lost_since_the_last_heartbeat_is_found_before_the_part_is_written()
     {
         var ledger = Ledger(2, Sources(2));
-        _encoder.BeforeEncode = (call, _) =>
+        Encoder.BeforeEncode = (call, _) =>
         {
             if (call == 1)
             {
@@ -199,7 +181,7 @@ public sealed class ShardPipelineTests : IDisposable
     {
         var ledger = Ledger(2, Sources(2));
         ShardLease? stolen = null;
-        _store.BeforeWrite = async (name, ct) =>
+        Store.BeforeWrite = async (name, ct) =>
         {
             if (name.EndsWith(".npy", StringComparison.Ordinal))
             {
@@ -222,7 +204,7 @@ public sealed class ShardPipelineTests : IDisposable
     public async Task An_encoder_failure_becomes_retryable_results_and_the_retry_succeeds()
     {
         var ledger = Ledger(2, Sources(2));
-        _encoder.BeforeEncode = (call, _) =>
+        Encoder.BeforeEncode = (call, _) =>
         {
             if (call == 1)
             {
@@ -246,7 +228,7 @@ public sealed class ShardPipelineTests : IDisposable
     public async Task An_encoder_that_always_fails_ends_in_final_failures_after_max_attempts_not_a_crash()
     {
         var ledger = Ledger(2, Sources(2));
-        _encoder.BeforeEncode = (_, _) => throw new InvalidOperationException("out of memory on the device");
+        Encoder.BeforeEncode = (_, _) => throw new InvalidOperationException("out of memory on the device");
         var pipeline = Pipeline(ledger);
 
         await pipeline.RunAsync(default).WaitAsync(Guard);
@@ -263,7 +245,7 @@ public sealed class ShardPipelineTests : IDisposable
     public async Task A_retry_requeued_while_the_claimer_finds_nothing_is_still_done_in_this_run()
     {
         var ledger = Ledger(1, Sources(1));
-        _encoder.BeforeEncode = (call, _) =>
+        Encoder.BeforeEncode = (call, _) =>
         {
             if (call == 1)
             {
@@ -293,16 +275,16 @@ public sealed class ShardPipelineTests : IDisposable
         using var encoderGo = new ManualResetEventSlim();
         var filled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var mostAhead = 0;
-        _encoder.BeforeEncode = (call, _) =>
+        Encoder.BeforeEncode = (call, _) =>
         {
             if (call == 1)
             {
                 encoderGo.Wait(Guard);
             }
         };
-        _sampler.Gate = (call, _, _) =>
+        Sampler.Gate = (call, _, _) =>
         {
-            var ahead = call - _encoder.Encoded;
+            var ahead = call - Encoder.Encoded;
             InterlockedMax(ref mostAhead, ahead);
             if (ahead >= bound - batch + 1)
             {
@@ -316,13 +298,13 @@ public sealed class ShardPipelineTests : IDisposable
 
         await filled.Task.WaitAsync(Guard);
         await Task.Delay(100); // room for an unbounded queue to run ahead; a bounded one cannot, however long this is
-        var sampledWhileStalled = _sampler.Calls;
+        var sampledWhileStalled = Sampler.Calls;
         encoderGo.Set();
         await run.WaitAsync(Guard);
 
         Assert.InRange(sampledWhileStalled, bound - batch + 1, bound);
         Assert.InRange(mostAhead, bound - batch + 1, bound);
-        Assert.Equal(40, _encoder.Encoded);
+        Assert.Equal(40, Encoder.Encoded);
         Assert.Equal(4, ledger.Completions.Count);
     }
 

@@ -12,45 +12,30 @@ namespace TempMe.Pipeline.Indexing.Tests.Core;
 /// Thumbnails written by the shard pipeline: one per content, named by its hash, written before the part that
 /// lists it, reused when present, and never the cause of a failed video.
 /// </summary>
-public sealed class ShardPipelineThumbnailTests : IDisposable
+public sealed class ShardPipelineThumbnailTests : FakePipelineParts
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
-
-    private readonly FakeSourceFetcher _fetcher = new();
-    private readonly FakeFrameSampler _sampler = new();
-    private readonly FakeVideoEncoder _encoder = new();
-    private readonly InMemoryBlobStore _store = new();
-
-    public void Dispose() => _fetcher.Dispose();
-
-    private ShardPipeline Pipeline(IShardLedger ledger) => new(ledger, _fetcher, _sampler, _encoder, _store, _encoder.Sampling, new ShardPipelineOptions
-    {
-        WorkerId = "test", Decoders = 2, BatchSize = 2, ShardsInFlight = 2, MaxAttempts = 2,
-        Lease = TimeSpan.FromMinutes(5), Heartbeat = TimeSpan.FromMinutes(1), IdlePoll = TimeSpan.FromMilliseconds(10),
-    });
-
     private static string Sha(params byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
     private static string ThumbnailOf(string sha) => $"thumbnails/{sha[..2]}/{sha}.jpg";
 
     /// <summary>Every row of every part: source, content hash and thumbnail (null when the row names none).</summary>
     private List<(string Source, string Sha, string? Thumbnail)> Rows() =>
-        _store.Blobs.Where(b => b.Key.EndsWith(".jsonl", StringComparison.Ordinal))
+        Store.Blobs.Where(b => b.Key.EndsWith(".jsonl", StringComparison.Ordinal))
             .SelectMany(b => Encoding.UTF8.GetString(b.Value).Split('\n', StringSplitOptions.RemoveEmptyEntries))
             .Select(line => JsonDocument.Parse(line).RootElement)
             .Select(r => (r.GetProperty("source").GetString()!, r.GetProperty("content_sha256").GetString()!,
                 r.TryGetProperty("thumbnail", out var t) ? t.GetString() : null))
             .ToList();
 
-    private List<string> Thumbnails() => _store.Blobs.Keys.Where(k => k.StartsWith("thumbnails/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+    private List<string> Thumbnails() => Store.Blobs.Keys.Where(k => k.StartsWith("thumbnails/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
 
     [Fact]
     public async Task Copies_of_one_content_share_one_thumbnail_named_by_its_hash_in_flight_or_in_a_later_shard()
     {
-        _fetcher.Add("/v/a", 40, 1);
-        _fetcher.Add("/v/b", 40, 1); // the same bytes as /v/a, in the same shard
-        _fetcher.Add("/v/c", 90, 2);
-        _fetcher.Add("/v/d", 40, 1); // and again, in a later shard
+        Fetcher.Add("/v/a", 40, 1);
+        Fetcher.Add("/v/b", 40, 1); // the same bytes as /v/a, in the same shard
+        Fetcher.Add("/v/c", 90, 2);
+        Fetcher.Add("/v/d", 40, 1); // and again, in a later shard
         var ledger = InMemoryShardLedger.Create(["/v/a", "/v/b", "/v/c", "/v/d"], shardSize: 3);
 
         await Pipeline(ledger).RunAsync(default).WaitAsync(Guard);
@@ -62,8 +47,8 @@ public sealed class ShardPipelineThumbnailTests : IDisposable
         Assert.Equal(3, rows.Count(r => r.Thumbnail == ThumbnailOf(Sha(40, 1))));
         foreach (var name in Thumbnails())
         {
-            var image = DecodedJpeg.Decode(_store.Blobs[name]);
-            Assert.Equal((_encoder.ImageSize, _encoder.ImageSize), (image.Width, image.Height));
+            var image = DecodedJpeg.Decode(Store.Blobs[name]);
+            Assert.Equal((Encoder.ImageSize, Encoder.ImageSize), (image.Width, image.Height));
         }
     }
 
@@ -72,11 +57,11 @@ public sealed class ShardPipelineThumbnailTests : IDisposable
     {
         foreach (var (source, value) in new[] { ("/v/a", (byte)10), ("/v/b", (byte)20), ("/v/c", (byte)30) })
         {
-            _fetcher.Add(source, value);
+            Fetcher.Add(source, value);
         }
 
         var order = new ConcurrentQueue<string>();
-        _store.BeforeWrite = (name, _) =>
+        Store.BeforeWrite = (name, _) =>
         {
             order.Enqueue(name);
             return Task.CompletedTask;
@@ -86,9 +71,9 @@ public sealed class ShardPipelineThumbnailTests : IDisposable
         await Pipeline(ledger).RunAsync(default).WaitAsync(Guard);
 
         var writes = order.ToList();
-        foreach (var part in _store.Blobs.Keys.Where(k => k.EndsWith(".jsonl", StringComparison.Ordinal)))
+        foreach (var part in Store.Blobs.Keys.Where(k => k.EndsWith(".jsonl", StringComparison.Ordinal)))
         {
-            foreach (var line in Encoding.UTF8.GetString(_store.Blobs[part]).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            foreach (var line in Encoding.UTF8.GetString(Store.Blobs[part]).Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 var thumbnail = JsonDocument.Parse(line).RootElement.GetProperty("thumbnail").GetString()!;
                 Assert.True(writes.IndexOf(thumbnail) is >= 0 and var at && at < writes.IndexOf(part), $"{thumbnail} was not written before {part}: {string.Join(", ", writes)}");
@@ -99,16 +84,16 @@ public sealed class ShardPipelineThumbnailTests : IDisposable
     [Fact]
     public async Task A_thumbnail_already_in_the_store_is_named_and_not_written_again()
     {
-        _fetcher.Add("/v/a", 50, 5);
+        Fetcher.Add("/v/a", 50, 5);
         var name = ThumbnailOf(Sha(50, 5));
         byte[] earlier = [0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9];
-        _store.Blobs[name] = earlier;
+        Store.Blobs[name] = earlier;
         var ledger = InMemoryShardLedger.Create(["/v/a"], shardSize: 1);
         var pipeline = Pipeline(ledger);
 
         await pipeline.RunAsync(default).WaitAsync(Guard);
 
-        Assert.Same(earlier, _store.Blobs[name]);
+        Assert.Same(earlier, Store.Blobs[name]);
         Assert.Equal(name, Assert.Single(Rows()).Thumbnail);
         Assert.Equal(0, pipeline.Counters.ThumbnailsWritten);
     }
@@ -116,9 +101,9 @@ public sealed class ShardPipelineThumbnailTests : IDisposable
     [Fact]
     public async Task A_thumbnail_that_cannot_be_written_leaves_the_video_indexed_without_one_and_is_counted()
     {
-        _fetcher.Add("/v/a", 60);
-        _fetcher.Add("/v/b", 70);
-        _store.BeforeWrite = (name, _) => name.StartsWith("thumbnails/", StringComparison.Ordinal)
+        Fetcher.Add("/v/a", 60);
+        Fetcher.Add("/v/b", 70);
+        Store.BeforeWrite = (name, _) => name.StartsWith("thumbnails/", StringComparison.Ordinal)
             ? throw new IOException("disk quota exceeded for thumbnails")
             : Task.CompletedTask;
         var ledger = InMemoryShardLedger.Create(["/v/a", "/v/b"], shardSize: 2);
@@ -129,7 +114,7 @@ public sealed class ShardPipelineThumbnailTests : IDisposable
         Assert.Equal((2, 0), (pipeline.Counters.Done, pipeline.Counters.Failed));
         Assert.All(Assert.Single(ledger.Completions).Results, r => Assert.True(r.Succeeded && r.Thumbnail is null));
         Assert.All(Rows(), r => Assert.Null(r.Thumbnail));
-        Assert.DoesNotContain("thumbnail", Encoding.UTF8.GetString(_store.Blobs["embeddings/part-00000.jsonl"]), StringComparison.Ordinal);
+        Assert.DoesNotContain("thumbnail", Encoding.UTF8.GetString(Store.Blobs["embeddings/part-00000.jsonl"]), StringComparison.Ordinal);
         Assert.Equal(2, pipeline.Counters.ThumbnailFailures);
         Assert.Empty(Thumbnails());
     }

@@ -8,6 +8,8 @@ public sealed class TempmeProcess : IDisposable
 {
     private readonly StringBuilder _output = new();
     private readonly Process _process;
+    private bool _disposed;
+    private int _exitCode = -1;
 
     public TempmeProcess(string[] args, IReadOnlyDictionary<string, string?> environment)
         : this([], args, environment)
@@ -61,15 +63,17 @@ public sealed class TempmeProcess : IDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         Name = args[0];
+        Id = _process.Id;
     }
 
     public string Name { get; }
 
-    public int Id => _process.Id;
+    public int Id { get; }
 
-    public bool HasExited => _process.HasExited;
+    // Read after Dispose too (a cluster dumps every process it ever started, a killed silo among them).
+    public bool HasExited => _disposed || _process.HasExited;
 
-    public int ExitCode => _process.ExitCode;
+    public int ExitCode => _disposed ? _exitCode : _process.ExitCode;
 
     public string Output
     {
@@ -109,12 +113,24 @@ public sealed class TempmeProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Kills the process tree if it still runs; safe to call twice (a test and its cluster both dispose it).</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
             _process.WaitForExit(5000);
+        }
+
+        if (_process.HasExited)
+        {
+            _exitCode = _process.ExitCode;
         }
 
         _process.Dispose();
