@@ -43,70 +43,91 @@ internal static class IndexCommand
                 parse.GetValue(source)!, parse.GetValue(output)!, parse.GetValue(model), parse.GetValue(frames), parse.GetValue(batch),
                 parse.GetValue(decoders), parse.GetValue(shardSize), parse.GetValue(maxAttempts), parse.GetValue(timeout));
 
-            var notices = new StringWriter();
-            IVideoEncoder encoder;
-            try
-            {
-                encoder = EncoderFactory.Create(request.ModelSpec, request.Sampling.Frames, notices);
-            }
-            catch (ModelLoadException e)
-            {
-                throw new UsageException($"invalid --model: {e.Message}");
-            }
-
-            foreach (var line in notices.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                Console.Error.WriteLine($"note: {line}");
-            }
-
-            var existing = await StorageStepAsync(() => LocalIndexer.ReadExistingJobAsync(request.OutputFolder, cancellationToken));
-            if (existing is not null)
-            {
-                var requested = new JobRecord(request.ModelSpec, encoder.Fingerprint, request.Sampling.Key, encoder.EmbeddingSize, request.ShardSize);
-                if (existing.ModelFingerprint != requested.ModelFingerprint || existing.SamplingKey != requested.SamplingKey)
-                {
-                    throw new UsageException(new JobMismatchException(existing, requested).Message);
-                }
-            }
-
+            var encoder = OpenEncoder(request);
+            await EnsureSameJobAsync(request, encoder, cancellationToken);
             EnsureWritable(request.OutputFolder);
-            var store = new LocalFolderStore(request.OutputFolder);
             var sampler = new FfmpegFrameSampler(new FfmpegFrameSamplerOptions { PerVideoTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) });
             var display = new IndexProgress(parse.GetValue(progressInterval));
             await using var web = await StartDashboardAsync(parse.GetValue(dashboard), request, cancellationToken);
-            LocalIndexSummary summary;
-            try
-            {
-                summary = await display.RunAsync(onStarted => LocalIndexer.RunAsync(request, encoder, sampler, store, (counters, before) =>
-                {
-                    onStarted(counters, before);
-                    web?.Attach(counters, before);
-                }, cancellationToken));
-            }
-            catch (JobMismatchException e)
-            {
-                throw new UsageException(e.Message);
-            }
-            catch (OutputFolderBusyException e)
-            {
-                throw new UsageException(e.Message);
-            }
-            catch (IndexStorageException e)
-            {
-                throw new RunFailedException(e.Message);
-            }
-            catch (OperationCanceledException)
-            {
-                web?.Finish(cancelled: true);
-                throw;
-            }
-
-            web?.Finish(cancelled: false);
-
+            var summary = await RunAsync(request, encoder, sampler, display, web, cancellationToken);
             PrintSummary(summary, request.OutputFolder, request.ModelSpec);
             return parse.GetValue(failOnError) && summary.Final.Failed > 0 ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The model of <c>--model</c>, its notices (a vocabulary not found, say) printed as notes.</summary>
+    private static IVideoEncoder OpenEncoder(LocalIndexRequest request)
+    {
+        var notices = new StringWriter();
+        IVideoEncoder encoder;
+        try
+        {
+            encoder = EncoderFactory.Create(request.ModelSpec, request.Sampling.Frames, notices);
+        }
+        catch (ModelLoadException e)
+        {
+            throw new UsageException($"invalid --model: {e.Message}");
+        }
+
+        foreach (var line in notices.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            Console.Error.WriteLine($"note: {line}");
+        }
+
+        return encoder;
+    }
+
+    /// <summary>Refuses to continue an index made with another model or sampling (it would mix embeddings).</summary>
+    private static async Task EnsureSameJobAsync(LocalIndexRequest request, IVideoEncoder encoder, CancellationToken cancellationToken)
+    {
+        var existing = await StorageStepAsync(() => LocalIndexer.ReadExistingJobAsync(request.OutputFolder, cancellationToken));
+        if (existing is null)
+        {
+            return;
+        }
+
+        var requested = new JobRecord(request.ModelSpec, encoder.Fingerprint, request.Sampling.Key, encoder.EmbeddingSize, request.ShardSize);
+        if (existing.ModelFingerprint != requested.ModelFingerprint || existing.SamplingKey != requested.SamplingKey)
+        {
+            throw new UsageException(new JobMismatchException(existing, requested).Message);
+        }
+    }
+
+    /// <summary>Runs the index with its progress display and dashboard; what can go wrong becomes a usage error or exit 1.</summary>
+    private static async Task<LocalIndexSummary> RunAsync(
+        LocalIndexRequest request, IVideoEncoder encoder, FfmpegFrameSampler sampler, IndexProgress display, IndexDashboard? web, CancellationToken cancellationToken)
+    {
+        var store = new LocalFolderStore(request.OutputFolder);
+        LocalIndexSummary summary;
+        try
+        {
+            summary = await display.RunAsync(onStarted => LocalIndexer.RunAsync(request, encoder, sampler, store, (counters, before) =>
+            {
+                onStarted(counters, before);
+                web?.Attach(counters, before);
+            }, cancellationToken));
+        }
+        catch (JobMismatchException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        catch (OutputFolderBusyException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        catch (IndexStorageException e)
+        {
+            throw new RunFailedException(e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            web?.Finish(cancelled: true);
+            throw;
+        }
+
+        web?.Finish(cancelled: false);
+        return summary;
     }
 
     /// <summary>Runs a step that reads or writes the output folder, turning a storage failure into exit 1 with its message.</summary>
