@@ -28,13 +28,15 @@ public static partial class SecretRedaction
         return PasswordPattern().Replace(text, "${k}=" + Mask);
     }
 
-    // A backslash ends a value too: messages may quote an address inside JSON.
-    [GeneratedRegex("(?<k>sig)=[^&;\\s'\"\\\\]*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    // A value ends at a quote, or at the \" that closes it inside JSON text; any other backslash is part of it (a
+    // JSON-escaped key holds \/ and \u002B).
+    [GeneratedRegex("(?<k>sig)=(?:(?!\\\\\")[^&;\\s'\"])*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SignaturePattern();
 
-    [GeneratedRegex("(?<k>AccountKey|SharedAccessSignature)=[^;\\s'\"\\\\]*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex("(?<k>AccountKey|SharedAccessSignature)=(?:(?!\\\\\")[^;\\s'\"])*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex KeyPattern();
 
-    [GeneratedRegex("(?<k>password|pwd)=[^;&\\s'\"\\\\]*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    // Connection strings may quote a password, and a quoted one may hold ';'.
+    [GeneratedRegex("(?<k>password|pwd)=(?:'[^']*'|\"[^\"]*\"|[^;&\\s]*)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex PasswordPattern();
 }

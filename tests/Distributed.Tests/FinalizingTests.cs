@@ -79,7 +79,7 @@ public sealed class FinalizingTests(DistributedFixture fixture)
         // It keeps trying with backoff and keeps saying why, never claiming to be finished.
         await using var conn = await Sql.OpenAsync(db);
         var tried = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (await Sql.ScalarAsync<int>(conn, $"SELECT consecutive_failures FROM jobs WHERE id = '{id}'") < 3)
+        while (await Sql.ScalarOrDefaultAsync<int>(conn, $"SELECT consecutive_failures FROM jobs WHERE id = '{id}'") < 3)
         {
             Assert.True(DateTime.UtcNow < tried, "the manifest write was not retried:\n" + SiloClient.Dump([silo]));
             await Task.Delay(200);

@@ -31,12 +31,12 @@ public sealed class JobControlTests(DistributedFixture fixture)
         await using var conn = await Sql.OpenAsync(db);
         await WaitUntilAsync(conn, "SELECT count(*) = 0 FROM shards WHERE state = 'leased'", "shards of the cancelled job stay leased", silo, a);
         await WaitUntilAsync(conn, "SELECT current_job_id IS NULL FROM workers WHERE id = 'worker-a'", "worker A never left the cancelled job", silo, a);
-        var claimedBefore = await Sql.ScalarAsync<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards");
+        var claimedBefore = await Sql.ScalarOrDefaultAsync<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards");
 
         // One more idle poll of the worker (2 s) plus a margin: nothing of the job is claimed again.
         await Task.Delay(TimeSpan.FromSeconds(3));
-        Assert.Equal(claimedBefore, await Sql.ScalarAsync<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards"));
-        Assert.True(await Sql.ScalarAsync<long>(conn, "SELECT count(*) FROM shards WHERE state = 'queued'") > 0, "every shard was done: the cancel came too late to test anything");
+        Assert.Equal(claimedBefore, await Sql.ScalarOrDefaultAsync<long>(conn, "SELECT coalesce(sum(attempts), 0) FROM shards"));
+        Assert.True(await Sql.ScalarOrDefaultAsync<long>(conn, "SELECT count(*) FROM shards WHERE state = 'queued'") > 0, "every shard was done: the cancel came too late to test anything");
         var job = (await client.TryGetJobAsync(id))!.Value;
         Assert.Equal("cancelled", job.GetProperty("state").GetString());
         Assert.True(SiloClient.Count(job, "pending") > 0, job.ToString());
@@ -155,7 +155,7 @@ public sealed class JobControlTests(DistributedFixture fixture)
     private static async Task WaitUntilAsync(NpgsqlConnection conn, string sql, string failure, params TempmeProcess[] processes)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await Sql.ScalarAsync<bool>(conn, sql))
+        while (!await Sql.ScalarOrDefaultAsync<bool>(conn, sql))
         {
             Assert.True(DateTime.UtcNow < deadline, failure + ":\n" + SiloClient.Dump(processes));
             await Task.Delay(100);

@@ -41,8 +41,8 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
         using (var a = cluster.AddWorker("worker-a"))
         {
             var deadline = DateTime.UtcNow + JobTimeout;
-            while (await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased' AND lease_owner = 'worker-a'") == 0
-                   || await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND state = 'done'") < 1)
+            while (await Sql.ScalarOrDefaultAsync<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased' AND lease_owner = 'worker-a'") == 0
+                   || await Sql.ScalarOrDefaultAsync<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND state = 'done'") < 1)
             {
                 Assert.True(DateTime.UtcNow < deadline, "the good job never got a worker (was it ever listed?):\n" + SiloClient.Dump([silo, a]));
                 await Task.Delay(100);
@@ -53,8 +53,8 @@ public sealed partial class JobIsolationTests(DistributedFixture fixture)
 
         // With no worker left, only the silo's sweeper can take the dead worker's lease back (and charge its videos).
         var swept = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased'") > 0
-               || await Sql.ScalarAsync<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND error_code = 'lease_expired'") == 0)
+        while (await Sql.ScalarOrDefaultAsync<long>(conn, $"SELECT count(*) FROM shards WHERE job_id = '{good}' AND state = 'leased'") > 0
+               || await Sql.ScalarOrDefaultAsync<long>(conn, $"SELECT count(*) FROM videos WHERE job_id = '{good}' AND error_code = 'lease_expired'") == 0)
         {
             Assert.True(DateTime.UtcNow < swept, "the expired lease was never swept:\n" + SiloClient.Dump([silo]));
             await Task.Delay(200);

@@ -15,8 +15,11 @@ public sealed class ResponseLimitTests(DistributedFixture fixture)
     [Fact]
     public async Task Failures_come_in_bounded_pages_with_a_next_cursor_and_jsonl_is_streamed_whole()
     {
-        using var cluster = await fixture.StartClusterAsync();
+        // The job is in place before the silo starts: a silo looking for queued jobs while the rows are written would
+        // try to list its made-up source.
+        using var cluster = fixture.NewCluster();
         var id = await CreateJobWithFailuresAsync(cluster.Database, Failed);
+        await cluster.AddSiloAsync();
         using var client = new SiloClient(cluster.Port);
 
         // No limit: a default page, not every row.

@@ -229,6 +229,9 @@ public sealed class BlobAddressTests
     [InlineData("SharedAccessSignature=sv=1&sig=zz;AccountName=a", "SharedAccessSignature=REDACTED;AccountName=a")]
     [InlineData("Host=db;Username=u;Password=hunter2;Database=d", "Host=db;Username=u;Password=REDACTED;Database=d")]
     [InlineData("{\\\"url\\\":\\\"https://a/c?sig=abc\\\"}", "{\\\"url\\\":\\\"https://a/c?sig=REDACTED\\\"}")]
+    [InlineData("Password='hunter2';Database=d", "Password=REDACTED;Database=d")]
+    [InlineData("Password=\"a;b\";Database=d", "Password=REDACTED;Database=d")]
+    [InlineData("AccountKey=ab\\/cd\\u002B==;x", "AccountKey=REDACTED;x")]
     [InlineData("no secrets here", "no secrets here")]
     public void Redaction_removes_signatures_and_keys(string text, string expected)
     {

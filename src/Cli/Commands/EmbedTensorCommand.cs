@@ -27,12 +27,13 @@ internal static class EmbedTensorCommand
 
     private static int Run(ParseResult parse, EmbedTensorOptions o, CancellationToken ct)
     {
+        var schedule = Schedule(parse, o);
         var weightsPath = parse.GetValue(o.Weights)!;
         var captions = parse.GetValue(o.Texts) ?? [];
         using var inFile = EncoderOptionsParsing.Load(() => SafeTensorsFile.Open(parse.GetValue(o.Input)!));
         var (b, t, s) = VideoShape(inFile);
         var wantText = captions.Length > 0 || inFile.Find("text_ids") is not null;
-        var options = new EncoderOptions { VisionHeads = parse.GetValue(o.VisionHeads), TextHeads = parse.GetValue(o.TextHeads), Schedule = Schedule(parse, o), LoadText = wantText };
+        var options = new EncoderOptions { VisionHeads = parse.GetValue(o.VisionHeads), TextHeads = parse.GetValue(o.TextHeads), Schedule = schedule, LoadText = wantText };
         var encoder = EncoderOptionsParsing.Load(() => EncoderFactory.Create(weightsPath, t, options, Console.Error));
         if (encoder.ImageSize != s)
         {

@@ -168,14 +168,26 @@ public sealed class TestCluster : IDisposable
 
     private static string Tail(string text) => text.Length > 4000 ? text[^4000..] : text;
 
-    /// <summary>Kills every process of the cluster.</summary>
+    /// <summary>Kills every process of the cluster; one that cannot be killed does not keep the others alive.</summary>
     public void Dispose()
     {
+        var errors = new List<Exception>();
         foreach (var process in Processes)
         {
-            process.Dispose();
+            try
+            {
+                process.Dispose();
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or AggregateException)
+            {
+                errors.Add(e);
+            }
         }
 
         _http.Dispose();
+        if (errors.Count > 0)
+        {
+            throw new AggregateException("some cluster processes could not be stopped", errors);
+        }
     }
 }
