@@ -1,4 +1,6 @@
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Cluster;
+using TempMe.Pipeline.Testing.Postgres;
 
 namespace TempMe.Pipeline.Dashboard.Tests;
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Playwright;
 using TempMe.Pipeline.Testing;
 using Xunit.Abstractions;
+using TempMe.Pipeline.Testing.Cluster;
 
 namespace TempMe.Pipeline.Dashboard.Tests;
 

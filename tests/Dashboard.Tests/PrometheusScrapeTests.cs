@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Cluster;
 
 namespace TempMe.Pipeline.Dashboard.Tests;
 

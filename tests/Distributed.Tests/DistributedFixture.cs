@@ -2,6 +2,8 @@ using System.Text.Json;
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Storage;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Cluster;
+using TempMe.Pipeline.Testing.Postgres;
 
 namespace TempMe.Pipeline.Distributed.Tests;
 

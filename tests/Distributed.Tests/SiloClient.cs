@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Cluster;
 
 namespace TempMe.Pipeline.Distributed.Tests;
 

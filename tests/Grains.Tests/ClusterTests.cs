@@ -6,6 +6,7 @@ using Orleans.Storage;
 using TempMe.Pipeline.Grains.Cluster;
 using TempMe.Pipeline.Testing;
 using Xunit.Abstractions;
+using TempMe.Pipeline.Testing.Postgres;
 
 namespace TempMe.Pipeline.Grains.Tests;
 

@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using Orleans.Hosting;
 using TempMe.Pipeline.Grains.Cluster;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Postgres;
 
 namespace TempMe.Pipeline.Grains.Tests;
 

@@ -2,6 +2,7 @@ using Npgsql;
 using TempMe.Pipeline.Grains.Cluster;
 using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Postgres;
 
 namespace TempMe.Pipeline.Grains.Tests;
 

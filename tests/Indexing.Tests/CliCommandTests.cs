@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Search;
 
 namespace TempMe.Pipeline.Indexing.Tests;
 

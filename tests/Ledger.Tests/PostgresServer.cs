@@ -1,4 +1,5 @@
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Postgres;
 
 namespace TempMe.Pipeline.Ledger.Tests;
 

@@ -3,6 +3,7 @@ using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Ledger.Postgres;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Ledger;
 
 namespace TempMe.Pipeline.Ledger.Tests;
 

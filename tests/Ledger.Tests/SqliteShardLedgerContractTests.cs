@@ -2,6 +2,7 @@ using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Ledger.Sqlite;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Ledger;
 
 namespace TempMe.Pipeline.Ledger.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Search;
 
 namespace TempMe.Pipeline.Search.Tests;
 

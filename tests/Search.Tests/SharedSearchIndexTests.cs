@@ -1,6 +1,7 @@
 using TempMe.Pipeline.Search;
 using TempMe.Pipeline.Storage;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Search;
 
 namespace TempMe.Pipeline.Search.Tests;
 

@@ -1,6 +1,7 @@
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger;
 using TempMe.Pipeline.Testing;
+using TempMe.Pipeline.Testing.Ledger;
 
 namespace TempMe.Pipeline.Indexing.Tests.Fakes;
 

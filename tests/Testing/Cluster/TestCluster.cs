@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace TempMe.Pipeline.Testing;
+namespace TempMe.Pipeline.Testing.Cluster;
 
 /// <summary>
 /// One test's cluster: a fresh PostgreSQL database, coordinator silos (each waited for until <c>/readyz</c> answers

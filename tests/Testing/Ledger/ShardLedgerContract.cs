@@ -1,7 +1,7 @@
 using TempMe.Pipeline.Contracts;
 using TempMe.Pipeline.Ledger;
 
-namespace TempMe.Pipeline.Testing;
+namespace TempMe.Pipeline.Testing.Ledger;
 
 /// <summary>
 /// What every <see cref="IShardLedger"/> promises the shard pipeline, written once. A small subclass per backend

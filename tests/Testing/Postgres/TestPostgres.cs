@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Npgsql;
 
-namespace TempMe.Pipeline.Testing;
+namespace TempMe.Pipeline.Testing.Postgres;
 
 /// <summary>
 /// The real PostgreSQL server scripts/test.sh starts: TEMPME_TEST_PG to connect, TEMPME_TEST_PG_DATA and

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
-namespace TempMe.Pipeline.Testing;
+namespace TempMe.Pipeline.Testing.Search;
 
 /// <summary>Reads F32 tensors of safetensors files for tests (the product's <c>SafeTensorsWriter</c> writes them).</summary>
 internal static class SafetensorsTestFile

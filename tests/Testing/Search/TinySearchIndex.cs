@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using TempMe.Pipeline.Indexing.Output;
 using TempMe.Pipeline.Testing;
 
-namespace TempMe.Pipeline.Testing;
+namespace TempMe.Pipeline.Testing.Search;
 
 /// <summary>
 /// An index of three real ffmpeg-made videos embedded by the tiny reference model, written in the layout
