@@ -98,8 +98,7 @@ public sealed class ApiTests(DistributedFixture fixture)
     public async Task Readyz_is_503_while_postgres_is_down_and_200_after()
     {
         using var cluster = await fixture.StartClusterAsync();
-        var (port, silo) = (cluster.Port, cluster.Silo);
-        using var client = new SiloClient(port);
+        using var client = new SiloClient(cluster.Port);
         fixture.StopPostgres();
         try
         {
@@ -113,7 +112,7 @@ public sealed class ApiTests(DistributedFixture fixture)
             fixture.StartPostgres();
         }
 
-        await client.WaitReadyAsync(TimeSpan.FromSeconds(15), silo);
+        await cluster.WaitReadyAsync(cluster.Port, TimeSpan.FromSeconds(15));
         using var up = await client.Http.GetAsync("readyz");
         Assert.Equal(HttpStatusCode.OK, up.StatusCode);
     }

@@ -13,32 +13,6 @@ public sealed class SiloClient(int port) : IDisposable
 
     public HttpClient Http => _http;
 
-    public async Task WaitReadyAsync(TimeSpan timeout, params TempmeProcess[] processes)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                using var response = await _http.GetAsync("readyz");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"silo not ready within {timeout}.\n{Dump(processes)}");
-    }
-
     public async Task<string> SubmitAsync(object body)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs") { Content = JsonContent.Create(body) };
